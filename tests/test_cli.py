@@ -1,0 +1,22 @@
+"The main command, run as a user runs it."
+import json, subprocess, sys
+from pathlib import Path
+from conftest import ROOT, clean_env
+
+def seqvae(*args, cwd=ROOT):
+    return subprocess.run([str(Path(sys.executable).parent/"seqvae"), *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=600)
+
+def test_reproduce_runs_and_skips_finished(tmp_path):
+    r = seqvae("reproduce", "--scale", "smoke", "--only", "corpus_overview", "--out", str(tmp_path), "-p", "max_vocab=40")
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path/"corpus_overview"/"results.json").read_text())
+    assert res["stats"]["vocab_size"] == 40 and (tmp_path/"corpus_overview"/"corpus_overview.ipynb").exists()
+    assert json.loads((tmp_path/"reproduce.json").read_text())["runs"][0]["status"] == "ok"
+    again = seqvae("reproduce", "--scale", "smoke", "--only", "corpus_overview", "--out", str(tmp_path), "-p", "max_vocab=40")
+    assert again.returncode == 0 and "skipped" in again.stderr
+
+def test_reproduce_rejects_unknown_names(tmp_path):
+    r = seqvae("reproduce", "--only", "nonesuch", "--out", str(tmp_path))
+    assert r.returncode == 2 and "unknown notebook(s) nonesuch" in r.stderr
+    r = seqvae("reproduce", "-p", "nonesuch=1", "--out", str(tmp_path))
+    assert r.returncode == 2 and "declares nonesuch" in r.stderr
