@@ -6,7 +6,7 @@
 __all__ = ['RESULTS', 'RUN_RECORD', 'save_json', 'write_results', 'notebook_parameters', 'check_parameters', 'NotebookJob',
            'RunResult', 'run_notebook', 'check_jobs', 'previous_run', 'run_notebooks']
 
-# %% ../nbs/01_experiment.ipynb #7dc28ca8
+# %% ../nbs/01_experiment.ipynb #9b60aedf
 import dataclasses, importlib, json, multiprocessing as mp, os, re, sys, tempfile, time, traceback
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -18,9 +18,10 @@ from typing import Callable, Iterable
 
 import nbformat
 import papermill as pm
+from .data import atomic_write_text
 from papermill.exceptions import PapermillExecutionError
 
-# %% ../nbs/01_experiment.ipynb #7bc0d840
+# %% ../nbs/01_experiment.ipynb #f75bd159
 RESULTS, RUN_RECORD = "results.json", "run.json"
 
 def _jsonable(o):
@@ -31,23 +32,16 @@ def _jsonable(o):
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 def save_json(obj, path) -> Path:
-    "Write `obj` as JSON to `path` atomically: a temporary file in the same folder, then `os.replace`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, default=_jsonable); f.write("\n"); f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, 0o644); os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
+    "Write `obj` as JSON to `path` atomically (see `seqvae.data.atomic_write_text`)."
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    return Path(path)
 
 def write_results(out_dir, results: dict) -> Path:
     "Write an experiment's `results` to `out_dir/results.json` (atomically), adding `seqvae_version` if missing."
     from seqvae import __version__
     return save_json({"seqvae_version": __version__, **results}, Path(out_dir) / RESULTS)
 
-# %% ../nbs/01_experiment.ipynb #f59b15d5
+# %% ../nbs/01_experiment.ipynb #6fb1dfe4
 def notebook_parameters(notebook) -> dict:
     "The parameters declared by `notebook`'s cell tagged `parameters`, as `papermill.inspect_notebook` reads them."
     notebook = Path(notebook)
@@ -67,7 +61,7 @@ def check_parameters(notebook, params: dict) -> dict:
                          f"it declares: {', '.join(declared) or '(none)'}")
     return declared
 
-# %% ../nbs/01_experiment.ipynb #07ded449
+# %% ../nbs/01_experiment.ipynb #2dc11ba8
 @dataclass
 class NotebookJob:
     "One notebook to run with `parameters`, writing into its own folder `out_dir` (made absolute)."
@@ -90,7 +84,7 @@ class NotebookJob:
 
     def to_dict(self) -> dict: return dict(notebook=str(self.notebook), parameters=self.parameters, out_dir=str(self.out_dir), name=self.name)
 
-# %% ../nbs/01_experiment.ipynb #e90c5102
+# %% ../nbs/01_experiment.ipynb #3a469f35
 @dataclass
 class RunResult:
     "What happened to one `NotebookJob`: status is 'ok', 'failed' or 'skipped' (done by an earlier run)."
@@ -118,7 +112,7 @@ class RunResult:
         for k in ("notebook", "results_path", "output_path"): d[k] = None if d.get(k) is None else Path(d[k])
         return cls(**d)
 
-# %% ../nbs/01_experiment.ipynb #c01afb29
+# %% ../nbs/01_experiment.ipynb #7a0a8764
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def _error_text(e: BaseException, max_lines: int = 25) -> str:
@@ -135,7 +129,7 @@ def _any_cell_started(executed: Path) -> bool:
     except Exception: return False
     return any(c.metadata.get("papermill", {}).get("status") in ("running", "completed") for c in nb.cells)
 
-# %% ../nbs/01_experiment.ipynb #4caa77e1
+# %% ../nbs/01_experiment.ipynb #e2a44c1e
 def run_notebook(job: NotebookJob, start_timeout: float = 180, execution_timeout: float | None = None,
                  retries: int = 1) -> RunResult:
     "Execute `job` with papermill in its `out_dir` (as cwd); retry a kernel that failed before running any cell."
@@ -166,7 +160,7 @@ def run_notebook(job: NotebookJob, start_timeout: float = 180, execution_timeout
     save_json(r.to_dict(), out / RUN_RECORD)
     return r
 
-# %% ../nbs/01_experiment.ipynb #0fd9813c
+# %% ../nbs/01_experiment.ipynb #e67006ae
 def check_jobs(jobs: list[NotebookJob]):
     "Fail fast, before anything runs: distinct names and folders, and only parameters each notebook declares."
     for attr in ("name", "out_dir"):
@@ -199,7 +193,7 @@ def _worker(job: dict, kw: dict) -> dict:
     job = NotebookJob(**job); job.out_dir.mkdir(parents=True, exist_ok=True)
     with _stderr_to(job.out_dir / f"{job.name}.log"): return run_notebook(job, **kw).to_dict()
 
-# %% ../nbs/01_experiment.ipynb #2427128b
+# %% ../nbs/01_experiment.ipynb #4053e231
 def previous_run(job: NotebookJob) -> RunResult | None:
     "The recorded successful run of `job` in its `out_dir` with the same parameters, or None."
     try: prev = RunResult.from_dict(json.loads((job.out_dir / RUN_RECORD).read_text()))
@@ -214,7 +208,7 @@ def _crashed(job: NotebookJob, e: BaseException, duration_s: float) -> RunResult
     why = "its worker process died (killed, or out of memory?)" if isinstance(e, BrokenProcessPool) else _error_text(e)
     return RunResult(job.name, job.notebook, "failed", round(duration_s, 3), why, parameters=job.parameters)
 
-# %% ../nbs/01_experiment.ipynb #4527d801
+# %% ../nbs/01_experiment.ipynb #d949d205
 def _run_pool(jobs, todo: deque, results: list, workers: int, notify, kw: dict):
     "Feed the job indices in `todo` to at most `workers` worker processes; renew a pool that a dead worker broke."
     if not todo: return
@@ -239,7 +233,7 @@ def _run_pool(jobs, todo: deque, results: list, workers: int, notify, kw: dict):
     finally:
         if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
 
-# %% ../nbs/01_experiment.ipynb #fba8583b
+# %% ../nbs/01_experiment.ipynb #2fdc8b20
 def run_notebooks(jobs: Iterable[NotebookJob], workers: int = 2, skip_done: bool = False,
                   on_update: Callable[[str, str], None] | None = None, start_timeout: float = 180,
                   execution_timeout: float | None = None) -> list[RunResult]:
