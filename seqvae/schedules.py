@@ -126,10 +126,12 @@ class Schedule:
         "beta at `step` (int or array of ints); at the internal counter when `step` is None."
         c, t = self.cfg, self.current_step if step is None else step
         if c.kind == "constant": return constant(t, c.beta)
-        if c.kind == "monotonic":
-            w = c.ratio * c.total_steps if c.warmup_steps is None else c.warmup_steps
-            return monotonic(t, w, c.beta_min, c.beta_max, c.shape)
+        if c.kind == "monotonic": return monotonic(t, self.warmup_steps, c.beta_min, c.beta_max, c.shape)
         return cyclical(t, c.total_steps, c.n_cycles, c.ratio, c.beta_min, c.beta_max, c.shape, c.hold_zero)
+    @property
+    def warmup_steps(self) -> float:
+        "Length of a monotonic ramp: the config's `warmup_steps`, else `ratio * total_steps`."
+        return self.cfg.ratio * self.cfg.total_steps if self.cfg.warmup_steps is None else self.cfg.warmup_steps
     def step(self) -> float:
         "Advance the counter by one and return beta there."
         self.current_step += 1
@@ -156,7 +158,7 @@ class Schedule:
     def __repr__(self):
         c = self.cfg
         if c.kind == "constant": return f"constant(beta={c.beta})"
-        if c.kind == "monotonic": return f"monotonic(warmup={c.ratio * c.total_steps if c.warmup_steps is None else c.warmup_steps:g}, {c.shape})"
+        if c.kind == "monotonic": return f"monotonic(warmup={self.warmup_steps:g}, {c.shape})"
         return f"cyclical(M={c.n_cycles}, R={c.ratio}, {c.shape}" + (f", hold_zero={c.hold_zero})" if c.hold_zero else ")")
 
 # %% ../nbs/03_schedules.ipynb #3408cbd9
@@ -175,6 +177,7 @@ class LRRestart:
 def lr_restart_lambda(total_steps: int, n_cycles: int = 4, min_factor: float = 0.0) -> LRRestart:
     "Cosine LR restarts on the cycles of `cyclical(step, total_steps, n_cycles)`, for `torch.optim.lr_scheduler.LambdaLR`."
     _require(_is_int(n_cycles) and n_cycles >= 1, "n_cycles", "an integer >= 1", n_cycles)
-    _require(_is_int(total_steps) and total_steps >= n_cycles, "total_steps", f"an integer >= n_cycles ({n_cycles})", total_steps)
+    _require(_is_int(total_steps) and total_steps >= n_cycles, "total_steps", f"an integer >= n_cycles ({n_cycles})",
+             total_steps)
     _require(0 <= min_factor <= 1, "min_factor", "in [0, 1]", min_factor)
     return LRRestart(total_steps, n_cycles, min_factor)
