@@ -68,7 +68,7 @@ def iw_nll(model, batches, n_iw=500, chunk=100, seed=0, max_logits=2**27):
     with evaluating(model), seeded(seed, model_device(model)):
         for x, lengths in _batches(model, batches):
             log_px = iw_log_px(model, x, lengths, n_iw, chunk, max_logits) if is_latent(model) else model.log_px(x, lengths)  # (B,)
-            nll -= float(log_px.double().sum()); n_sent += len(x); n_tok += int((lengths - 1).sum())
+            nll -= float(log_px.sum()); n_sent += len(x); n_tok += int((lengths - 1).sum())
     return dict(nll=nll / n_sent, ppl=math.exp(nll / n_tok), n_sentences=n_sent, n_tokens=n_tok)
 
 # %% ../nbs/05_metrics.ipynb #f93375e7
@@ -114,11 +114,11 @@ def active_units(model, batches, delta=0.01):
     with evaluating(model):
         total, n = 0.0, 0
         for x, lengths in _batches(model, batches):
-            total = total + model.encode(x, lengths)[0].double().sum(0); n += len(x)  # (D,)
+            total = total + model.encode(x, lengths)[0].cpu().double().sum(0); n += len(x)  # (D,), float64 on CPU
         mean, sq = total / n, 0.0
         for x, lengths in _batches(model, batches):
-            sq = sq + (model.encode(x, lengths)[0].double() - mean).pow(2).sum(0)      # (D,)
-    au_var = (sq / max(n - 1, 1)).float().cpu()                                        # (D,)
+            sq = sq + (model.encode(x, lengths)[0].cpu().double() - mean).pow(2).sum(0)  # (D,)
+    au_var = (sq / max(n - 1, 1)).float()                                              # (D,)
     return dict(au=int((au_var >= delta).sum()), au_var=au_var)
 
 # %% ../nbs/05_metrics.ipynb #4cc579da
