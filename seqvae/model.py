@@ -64,7 +64,11 @@ class VAEConfig:
 
     def to_dict(self): return asdict(self)
     @classmethod
-    def from_dict(cls, d): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+    def from_dict(cls, d):
+        "Inverse of `to_dict`; unknown keys are an error, missing ones take their defaults."
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown: raise ValueError(f"unknown VAEConfig fields: {sorted(unknown)}")
+        return cls(**d)
 
 # %% ../nbs/04_model.ipynb #35824088
 def check_batch(x, lengths, vocab_size):
