@@ -6,7 +6,7 @@
 __all__ = ['RESULTS', 'RUN_RECORD', 'save_json', 'write_results', 'notebook_parameters', 'check_parameters', 'NotebookJob',
            'RunResult', 'run_notebook', 'check_jobs', 'previous_run', 'run_notebooks']
 
-# %% ../nbs/01_experiment.ipynb #9b60aedf
+# %% ../nbs/01_experiment.ipynb #c8ce3f2e
 import dataclasses, importlib, json, multiprocessing as mp, os, re, sys, tempfile, time, traceback
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -21,7 +21,7 @@ import papermill as pm
 from .data import atomic_write_text
 from papermill.exceptions import PapermillExecutionError
 
-# %% ../nbs/01_experiment.ipynb #f75bd159
+# %% ../nbs/01_experiment.ipynb #2050d046
 RESULTS, RUN_RECORD = "results.json", "run.json"
 
 def _jsonable(o):
@@ -41,7 +41,7 @@ def write_results(out_dir, results: dict) -> Path:
     from seqvae import __version__
     return save_json({"seqvae_version": __version__, **results}, Path(out_dir) / RESULTS)
 
-# %% ../nbs/01_experiment.ipynb #6fb1dfe4
+# %% ../nbs/01_experiment.ipynb #a66e41db
 def notebook_parameters(notebook) -> dict:
     "The parameters declared by `notebook`'s cell tagged `parameters`, as `papermill.inspect_notebook` reads them."
     notebook = Path(notebook)
@@ -61,7 +61,7 @@ def check_parameters(notebook, params: dict) -> dict:
                          f"it declares: {', '.join(declared) or '(none)'}")
     return declared
 
-# %% ../nbs/01_experiment.ipynb #2dc11ba8
+# %% ../nbs/01_experiment.ipynb #eb5358f6
 @dataclass
 class NotebookJob:
     "One notebook to run with `parameters`, writing into its own folder `out_dir` (made absolute)."
@@ -84,10 +84,10 @@ class NotebookJob:
 
     def to_dict(self) -> dict: return dict(notebook=str(self.notebook), parameters=self.parameters, out_dir=str(self.out_dir), name=self.name)
 
-# %% ../nbs/01_experiment.ipynb #3a469f35
+# %% ../nbs/01_experiment.ipynb #975268e1
 @dataclass
 class RunResult:
-    "What happened to one `NotebookJob`: status is 'ok', 'failed' or 'skipped' (done by an earlier run)."
+    "What happened to one `NotebookJob`: 'ok', 'failed', or 'skipped' (done by an earlier run, or its corpus is unavailable: see `error`)."
     name: str
     notebook: Path
     status: str
@@ -112,7 +112,7 @@ class RunResult:
         for k in ("notebook", "results_path", "output_path"): d[k] = None if d.get(k) is None else Path(d[k])
         return cls(**d)
 
-# %% ../nbs/01_experiment.ipynb #7a0a8764
+# %% ../nbs/01_experiment.ipynb #3814dccc
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def _error_text(e: BaseException, max_lines: int = 25) -> str:
@@ -129,14 +129,14 @@ def _any_cell_started(executed: Path) -> bool:
     except Exception: return False
     return any(c.metadata.get("papermill", {}).get("status") in ("running", "completed") for c in nb.cells)
 
-# %% ../nbs/01_experiment.ipynb #e2a44c1e
+# %% ../nbs/01_experiment.ipynb #bb4eb558
 def run_notebook(job: NotebookJob, start_timeout: float = 180, execution_timeout: float | None = None,
                  retries: int = 1) -> RunResult:
     "Execute `job` with papermill in its `out_dir` (as cwd); retry a kernel that failed before running any cell."
     out = job.out_dir; out.mkdir(parents=True, exist_ok=True)
     for stale in (RESULTS, RUN_RECORD): (out / stale).unlink(missing_ok=True)
     partial, executed = out / f".{job.name}.partial.ipynb", out / f"{job.name}.ipynb"
-    t0, error, attempts = time.perf_counter(), None, 0
+    t0, error, attempts, missing_data = time.perf_counter(), None, 0, False
     while attempts <= retries:
         attempts += 1; partial.unlink(missing_ok=True)
         try:
@@ -144,7 +144,8 @@ def run_notebook(job: NotebookJob, start_timeout: float = 180, execution_timeout
                                 cwd=str(out), start_timeout=start_timeout, execution_timeout=execution_timeout,
                                 progress_bar=False, log_output=False)
             error = None; break
-        except PapermillExecutionError as e: error = _error_text(e); break   # a real cell failure: never retried
+        except PapermillExecutionError as e:                                 # a real cell failure: never retried
+            error, missing_data = _error_text(e), e.ename == "CorpusUnavailable"; break
         except Exception as e:
             error = _error_text(e)
             if _any_cell_started(partial): break                             # died mid-run: not a start failure
@@ -155,12 +156,13 @@ def run_notebook(job: NotebookJob, start_timeout: float = 180, execution_timeout
         try: json.loads(res.read_text())
         except ValueError as e: error = f"{res} is not valid JSON: {e}"
     if error and attempts > 1: error = f"(after {attempts} attempts) {error}"
-    r = RunResult(job.name, job.notebook, "failed" if error else "ok", round(time.perf_counter() - t0, 3), error,
+    status = "ok" if not error else ("skipped" if missing_data else "failed")  # missing data: skipped, with the reason
+    r = RunResult(job.name, job.notebook, status, round(time.perf_counter() - t0, 3), error,
                   res if res.exists() else None, executed if executed.exists() else None, job.parameters, attempts)
     save_json(r.to_dict(), out / RUN_RECORD)
     return r
 
-# %% ../nbs/01_experiment.ipynb #e67006ae
+# %% ../nbs/01_experiment.ipynb #bea0d3b6
 def check_jobs(jobs: list[NotebookJob]):
     "Fail fast, before anything runs: distinct names and folders, and only parameters each notebook declares."
     for attr in ("name", "out_dir"):
@@ -193,7 +195,7 @@ def _worker(job: dict, kw: dict) -> dict:
     job = NotebookJob(**job); job.out_dir.mkdir(parents=True, exist_ok=True)
     with _stderr_to(job.out_dir / f"{job.name}.log"): return run_notebook(job, **kw).to_dict()
 
-# %% ../nbs/01_experiment.ipynb #4053e231
+# %% ../nbs/01_experiment.ipynb #5b51a581
 def previous_run(job: NotebookJob) -> RunResult | None:
     "The recorded successful run of `job` in its `out_dir` with the same parameters, or None."
     try: prev = RunResult.from_dict(json.loads((job.out_dir / RUN_RECORD).read_text()))
@@ -208,7 +210,7 @@ def _crashed(job: NotebookJob, e: BaseException, duration_s: float) -> RunResult
     why = "its worker process died (killed, or out of memory?)" if isinstance(e, BrokenProcessPool) else _error_text(e)
     return RunResult(job.name, job.notebook, "failed", round(duration_s, 3), why, parameters=job.parameters)
 
-# %% ../nbs/01_experiment.ipynb #d949d205
+# %% ../nbs/01_experiment.ipynb #6e4fac3b
 def _run_pool(jobs, todo: deque, results: list, workers: int, notify, kw: dict):
     "Feed the job indices in `todo` to at most `workers` worker processes; renew a pool that a dead worker broke."
     if not todo: return
@@ -233,7 +235,7 @@ def _run_pool(jobs, todo: deque, results: list, workers: int, notify, kw: dict):
     finally:
         if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
 
-# %% ../nbs/01_experiment.ipynb #2fdc8b20
+# %% ../nbs/01_experiment.ipynb #7e1ecd00
 def run_notebooks(jobs: Iterable[NotebookJob], workers: int = 2, skip_done: bool = False,
                   on_update: Callable[[str, str], None] | None = None, start_timeout: float = 180,
                   execution_timeout: float | None = None) -> list[RunResult]:
