@@ -18,10 +18,10 @@ from .metrics import iw_nll, mutual_info, active_units, encode_all, mi_estimate,
 from .train import TrainConfig, Trainer, get_device
 
 # %% auto #0
-__all__ = ['VARIANTS', 'SIZES', 'machine_info', 'sync', 'timeit', 'matmul_peak', 'step_flops', 'RefVAE', 'ref_iw_log_px',
-           'ref_mi_au', 'paired_batches', 'float_settings', 'bench_train', 'bench_iw', 'mi_au_one_pass', 'bench_mi_au',
-           'peak_memory', 'loss_curves', 'BenchConfig', 'bench_one', 'run_benchmark', 'bench_table',
-           'add_bench_command', 'run_bench_command', 'bench_main', 'bench_config']
+__all__ = ['VARIANTS', 'SIZES', 'machine_info', 'sync', 'timeit', 'matmul_peak', 'onednn_fp32_peak', 'machine_peaks', 'peak_key',
+           'step_flops', 'RefVAE', 'ref_iw_log_px', 'ref_mi_au', 'paired_batches', 'float_settings', 'bench_train',
+           'bench_iw', 'mi_au_one_pass', 'bench_mi_au', 'peak_memory', 'loss_curves', 'BenchConfig', 'bench_one',
+           'run_benchmark', 'bench_table', 'add_bench_command', 'run_bench_command', 'bench_main', 'bench_config']
 
 # %% ../nbs/09_bench.ipynb #4c1f8e84
 def _cpuinfo() -> tuple[str, set]:
@@ -62,6 +62,21 @@ def matmul_peak(dtype=torch.float32, n=1024, repeats=5, device="cpu") -> float:
     "Median GFLOP/s of an (n, n) @ (n, n) product, 2 n^3 FLOPs, in `dtype` on `device`."
     a, b = torch.randn(n, n, device=device).to(dtype), torch.randn(n, n, device=device).to(dtype)
     return 2 * n ** 3 / statistics.median(timeit(lambda: a @ b, repeats, 2, device)) / 1e9
+
+def onednn_fp32_peak(n=1024, repeats=5) -> float | None:
+    "Median GFLOP/s of oneDNN's float32 (n, n) x (n, n) linear on CPU (the GEMM behind `nn.LSTM`); None where unavailable."
+    try:
+        a, w = torch.randn(n, n).to_mkldnn(), torch.randn(n, n).to_mkldnn()
+        return 2 * n ** 3 / statistics.median(timeit(lambda: torch._C._nn.mkldnn_linear(a, w), repeats, 2)) / 1e9
+    except (RuntimeError, AttributeError): return None
+
+def machine_peaks(n=1024, device="cpu") -> dict:
+    "GFLOP/s ceilings: `fp32_mm` (a @ b), `fp32_onednn` (CPU only), `fp32` (the faster of the two) and `bf16`."
+    out = dict(fp32_mm=matmul_peak(torch.float32, n, device=device), bf16=matmul_peak(torch.bfloat16, n, device=device))
+    if torch.device(device).type == "cpu" and (r := onednn_fp32_peak(n)): out["fp32_onednn"] = r
+    return dict(out, fp32=max(out["fp32_mm"], out.get("fp32_onednn", 0.0)))
+
+def peak_key(variant: str) -> str: return "bf16" if variant.startswith("bf16") else "fp32"
 
 # %% ../nbs/09_bench.ipynb #295ca912
 def step_flops(cfg: VAEConfig, lengths) -> dict:
@@ -166,7 +181,8 @@ def paired_batches(seqs, batch_size=32, n=8, seed=0) -> list[tuple]:
     return out
 
 # %% ../nbs/09_bench.ipynb #e8a0112b
-VARIANTS = {"fp32": dict(), "flush": dict(flush_denormal=True), "bf16": dict(flush_denormal=True, autocast=True)}
+VARIANTS = {"fp32": dict(), "flush": dict(flush_denormal=True), "bf16": dict(flush_denormal=True, autocast=True),
+            "bf16_lstm": dict(flush_denormal=True, autocast=True, autocast_lstm=True)}
 
 @contextmanager
 def float_settings(flush_denormal=False):
@@ -318,7 +334,7 @@ def _trainer_log1(model, batches, device, **opts):
 def _smooth(v, k):
     return np.convolve(v, np.ones(k) / k, mode="valid") if len(v) >= k else np.asarray(v)
 
-def loss_curves(cfg: VAEConfig, seqs, steps=300, batch_size=32, device="cpu", seed=0, fast=("bf16",), window=20) -> dict:
+def loss_curves(cfg: VAEConfig, seqs, steps=300, batch_size=32, device="cpu", seed=0, fast=("bf16", "bf16_lstm"), window=20) -> dict:
     "Per-step training losses in float32 and each `fast` variant (same weights, batches, draws) and the max relative gap of smoothed curves."
     torch.manual_seed(seed)
     base, b = SeqVAE(cfg).state_dict(), Batches(seqs, batch_size, shuffle=True, seed=seed)
@@ -344,7 +360,7 @@ class BenchConfig:
     "Everything `run_benchmark` needs, as plain values."
     corpora: tuple = ("yelp_short", "yahoo")   # names for `load_corpus(name, split="auto")`
     sizes: tuple = ("small", "paper")          # keys of SIZES
-    variants: tuple = ("ref", "fp32", "flush", "bf16")
+    variants: tuple = ("ref", "fp32", "flush", "bf16", "bf16_lstm")
     batch_size: int = 32
     steps: int = 2             # training steps per timed round (divided by mean length / 10 for long documents)
     rounds: int = 3            # timed rounds per variant (median reported)
@@ -386,13 +402,13 @@ def bench_one(bc: BenchConfig, corpus, size: str, peaks: dict, log=print) -> dic
     out = dict(corpus=corpus.name, size=size, model=dict(emb_dim=E, hidden_dim=H, latent_dim=D, vocab_size=cfg.vocab_size))
     scale = max(1, round(np.mean([len(s) for s in train_seqs]) / 10))  # long documents: fewer steps and IW sentences
     out["long_document_scale"] = scale
-    measure = lambda: {k: matmul_peak(dt, bc.matmul_n, device=bc.device) for k, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    measure = lambda: machine_peaks(bc.matmul_n, bc.device)
     before = measure()
     tr = bench_train(cfg, train_seqs, bc.variants, bc.batch_size, max(1, bc.steps // scale), bc.rounds, bc.warmup, bc.device, bc.seed)
     after = measure()
-    for k in peaks: peaks[k] = max(peaks[k], before[k], after[k])     # a busy moment can only lower a measured peak
+    for k in peaks: peaks[k] = max(peaks[k], before.get(k, 0.0), after.get(k, 0.0))  # a busy moment can only lower a measured peak
     out["matmul_peak_gflops"] = dict(before=before, after=after, best_so_far=dict(peaks))
-    for v, r in tr.items(): r["fraction_of_peak"] = r["gflops"] / peaks["bf16" if v == "bf16" else "fp32"]
+    for v, r in tr.items(): r["fraction_of_peak"] = r["gflops"] / peaks[peak_key(v)]
     out.update(train=tr, train_speedup=_ratios(tr), flops=step_flops(cfg, [sum(map(len, train_seqs)) / len(train_seqs) + 2] * bc.batch_size))
     log(f"{corpus.name} {size} train: " + ", ".join(f"{v} {r['tokens_per_s']:.0f} tok/s" for v, r in tr.items()))
     torch.manual_seed(bc.seed); model = SeqVAE(cfg).to(bc.device); model.check_inputs = False
@@ -415,14 +431,14 @@ def run_benchmark(bc: BenchConfig, log=print) -> dict:
     if bc.threads: torch.set_num_threads(bc.threads)
     try:
         t0 = time.time()
-        peaks = {k: matmul_peak(dt, bc.matmul_n, device=bc.device) for k, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
-        log(f"matmul peak: fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f} GFLOP/s")
+        peaks = machine_peaks(bc.matmul_n, bc.device)
+        log(f"matmul peak: fp32 {peaks['fp32']:.0f} (a @ b {peaks['fp32_mm']:.0f}), bf16 {peaks['bf16']:.0f} GFLOP/s")
         runs = []
         for name in bc.corpora:
             corpus = load_corpus(name, split="auto", max_vocab=bc.max_vocab, seed=bc.seed)
             for size in bc.sizes: runs.append(bench_one(bc, corpus, size, peaks, log))
         for r in runs:  # fractions against the best peak measured anywhere in the run
-            for v, t in r["train"].items(): t["fraction_of_peak"] = t["gflops"] / peaks["bf16" if v == "bf16" else "fp32"]
+            for v, t in r["train"].items(): t["fraction_of_peak"] = t["gflops"] / peaks[peak_key(v)]
         return dict(machine=machine_info(bc.device), config=bc.to_dict(), matmul_peak_gflops=peaks, runs=runs,
                     table=bench_table(runs), wall_time_s=time.time() - t0)
     finally: torch.set_num_threads(threads)

@@ -9,13 +9,14 @@ from dataclasses import dataclass, asdict, fields
 import torch
 from torch import nn
 import torch.nn.functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, PackedSequence
 from .data import PAD, BOS, EOS, UNK, pad_batch
 from .elbo import gaussian_kl, reparameterize
 
 # %% auto #0
-__all__ = ['POOLINGS', 'VAEConfig', 'check_batch', 'init_uniform_', 'Encoder', 'word_dropout', 'Decoder', 'kl_per_dim',
-           'free_bits_kl', 'generate', 'decode_ids', 'check_z', 'evaluating', 'SeqVAE', 'LSTMLanguageModel']
+__all__ = ['POOLINGS', 'VAEConfig', 'check_batch', 'init_uniform_', 'run_lstm', 'set_lstm_autocast', 'Encoder', 'word_dropout',
+           'Decoder', 'kl_per_dim', 'free_bits_kl', 'generate', 'decode_ids', 'check_z', 'evaluating', 'SeqVAE',
+           'LSTMLanguageModel']
 
 # %% ../nbs/04_model.ipynb #33426bc5
 POOLINGS = ("last", "mean", "max")
@@ -99,6 +100,22 @@ def init_uniform_(module, init_range=0.01, emb_init_range=0.1):
         for p in m.parameters(recurse=False): nn.init.uniform_(p, -r, r)
     return module
 
+# %% ../nbs/04_model.ipynb #d52c9a57
+def run_lstm(lstm: nn.LSTM, inp, state=None, in_autocast: bool | None = None):
+    "`lstm(inp, state)`; inside an autocast region, in float32 unless `in_autocast` (None: bfloat16 on CUDA only)."
+    dev = lstm.weight_hh_l0.device.type
+    keep = (dev == "cuda") if in_autocast is None else in_autocast
+    if keep or not torch.is_autocast_enabled(dev): return lstm(inp, state)
+    with torch.autocast(dev, enabled=False):
+        inp = inp._replace(data=inp.data.float()) if isinstance(inp, PackedSequence) else inp.float()
+        return lstm(inp, None if state is None else tuple(s.float() for s in state))
+
+def set_lstm_autocast(model: nn.Module, on: bool | None):
+    "Set `lstm_autocast` (True, False or None: on CUDA only) on every encoder and decoder of `model`; returns `model`."
+    for m in model.modules():
+        if hasattr(m, "lstm_autocast"): m.lstm_autocast = on
+    return model
+
 # %% ../nbs/04_model.ipynb #7feebd7a
 class Encoder(nn.Module):
     "q(z|x): embedding, LSTM, pooling of the top-layer states and a linear map to (mu, logvar); Eq. (3)."
@@ -108,12 +125,13 @@ class Encoder(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
         self.lstm = nn.LSTM(cfg.emb_dim, cfg.hidden_dim, cfg.n_layers, batch_first=True, bidirectional=cfg.bidirectional)
         self.to_stats = nn.Linear(self.n_dir * cfg.hidden_dim, 2 * cfg.latent_dim)
+        self.lstm_autocast = None                                # see `run_lstm`
 
     def features(self, x, lengths):
         "Pooled features (B, n_dir * H) over the real time steps of every row."
         T = x.size(1)
         packed = pack_padded_sequence(self.embed(x), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, (h, _) = self.lstm(packed)                          # h: (n_layers * n_dir, B, H)
+        out, (h, _) = run_lstm(self.lstm, packed, None, self.lstm_autocast)  # h: (n_layers * n_dir, B, H)
         if self.pooling == "last": return torch.cat(list(h[-self.n_dir:]), -1)  # (B, n_dir * H)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)     # (B, T, n_dir * H)
         real = (torch.arange(T, device=x.device) < lengths.to(x.device)[:, None])[..., None]  # (B, T, 1)
@@ -143,6 +161,7 @@ class Decoder(nn.Module):
         self.to_c0 = nn.Linear(D, cfg.n_layers * cfg.hidden_dim) if self.z_init else None
         self.drop_in, self.drop_out = nn.Dropout(cfg.dec_in_dropout), nn.Dropout(cfg.dec_out_dropout)
         self.out = nn.Linear(cfg.hidden_dim, cfg.vocab_size)
+        self.lstm_autocast = None                                # see `run_lstm`
 
     def init_state(self, z):
         "(h0, c0) with c0 = Linear(z), h0 = tanh(c0), each (n_layers, N, H); None (zeros) when z does not set the state."
@@ -154,7 +173,7 @@ class Decoder(nn.Module):
         "Next-token logits (N, T, V) for inputs x_in (N, T) and z (N, D); also returns the LSTM state."
         e = self.drop_in(self.embed(x_in))                                          # (N, T, E)
         if self.z_concat: e = torch.cat([e, z[:, None].expand(-1, x_in.size(1), -1)], -1)  # (N, T, E + D)
-        h, state = self.lstm(e, self.init_state(z) if state is None else state)     # (N, T, H)
+        h, state = run_lstm(self.lstm, e, self.init_state(z) if state is None else state, self.lstm_autocast)  # (N, T, H)
         return self.out(self.drop_out(h)), state                                     # (N, T, V)
 
     def log_prob(self, x, lengths, z=None):

@@ -13,7 +13,7 @@ import torch.distributed as dist
 from fastcore.basics import patch
 from .data import Batches, Vocab, load_corpus, atomic_write_text
 from .schedules import ScheduleConfig
-from .model import VAEConfig, SeqVAE, LSTMLanguageModel
+from .model import VAEConfig, SeqVAE, LSTMLanguageModel, set_lstm_autocast
 from .metrics import evaluate
 
 # %% auto #0
@@ -61,6 +61,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                 # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
     autocast: bool = False               # bfloat16 autocast on the device, float32 weights
+    autocast_lstm: bool | None = None    # under autocast, the LSTMs in bf16 too (None: on CUDA only; see `run_lstm`)
     flush_denormal: bool = False         # flush subnormal floats to zero during fit (x86 CPUs)
     deterministic: bool = False          # torch.use_deterministic_algorithms(True) during fit
     num_threads: int | None = None       # torch.set_num_threads during fit (None: leave it)
@@ -95,6 +96,7 @@ def validate(self: TrainConfig) -> TrainConfig:
         _need(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
     for name in ("eval_n_iw", "max_bad_batches", "lr_decay_after", "seed"):
         _need(_is_int(getattr(self, name)) and getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
+    _need(self.autocast_lstm in (None, True, False), "autocast_lstm", "True, False or None", self.autocast_lstm)
     _need(self.beta is None or isinstance(self.beta, ScheduleConfig), "beta", "a ScheduleConfig, its dict, or None", self.beta)
     return self
 
@@ -376,7 +378,7 @@ class Trainer:
         self.cfg = cfg = (cfg or TrainConfig()).validate()
         self.train_batches, self.valid_batches, self.callbacks = train_batches, valid_batches, list(callbacks)
         self.rank, self.world, self.device = init_distributed(cfg.device)
-        self.module = model.to(self.device)
+        self.module = set_lstm_autocast(model.to(self.device), cfg.autocast_lstm)
         self.model = self.module if self.world == 1 else torch.nn.parallel.DistributedDataParallel(
             self.module, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.opt = make_optimizer(self.module.parameters(), cfg)

@@ -7,7 +7,7 @@ def test_bench_main_writes_results(tmp_path):
     assert bench_main(["--scale", "smoke", "--no-notebook", "--threads", "1", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path/"results.json").read_text())
     assert res["machine"]["torch"] and res["machine"]["cpu"] and res["config"]["corpora"] == ["synthetic"]
-    assert {r["variant"] for r in res["table"]} == {"ref", "fp32", "flush", "bf16"}
+    assert {r["variant"] for r in res["table"]} == {"ref", "fp32", "flush", "bf16", "bf16_lstm"}
     assert all(r["iw"]["fp32"]["agrees"] for r in res["runs"])
     assert res["matmul_peak_gflops"]["fp32"] > 0
 
