@@ -19,9 +19,10 @@ from .train import TrainConfig, Trainer, get_device
 
 # %% auto #0
 __all__ = ['VARIANTS', 'SIZES', 'machine_info', 'sync', 'timeit', 'matmul_peak', 'onednn_fp32_peak', 'machine_peaks', 'peak_key',
-           'step_flops', 'RefVAE', 'ref_iw_log_px', 'ref_mi_au', 'paired_batches', 'float_settings', 'bench_train',
-           'bench_iw', 'mi_au_one_pass', 'bench_mi_au', 'peak_memory', 'loss_curves', 'BenchConfig', 'bench_one',
-           'run_benchmark', 'bench_table', 'add_bench_command', 'run_bench_command', 'bench_main', 'bench_config']
+           'step_flops', 'RefVAE', 'ref_iw_log_px', 'ref_mi_au', 'paired_batches', 'float_settings',
+           'subnormal_slowdown', 'bench_train', 'bench_iw', 'mi_au_one_pass', 'bench_mi_au', 'peak_memory',
+           'loss_curves', 'BenchConfig', 'bench_one', 'run_benchmark', 'bench_table', 'add_bench_command',
+           'run_bench_command', 'bench_main', 'bench_config']
 
 # %% ../nbs/09_bench.ipynb #4c1f8e84
 def _cpuinfo() -> tuple[str, set]:
@@ -201,6 +202,17 @@ def _ref_step(model, opt, x):
     loss = model(x)["loss"]; loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 5.0); opt.step()
     return float(loss.detach())
+
+# %% ../nbs/09_bench.ipynb #85b61ef0
+def subnormal_slowdown(n=1024, repeats=5, device="cpu") -> dict:
+    "Time on subnormal (1e-39) over normal (1e-3) float32 operands, flushing off: a (n, n) matmul and an n*n multiply-add."
+    ops = dict(matmul=lambda a, b: a @ b, elementwise=lambda a, b: torch.addcmul(a, a, b))
+    out, flush = {}, torch.set_flush_denormal(False)   # probe: True where flushing is supported; leaves it off
+    for name, op in ops.items():
+        t = {v: statistics.median(timeit(lambda a=torch.full((n, n), v, device=device), b=torch.full((n, n), 0.5, device=device): op(a, b),
+                                         repeats, 2, device)) for v in (1e-3, 1e-39)}
+        out[name] = t[1e-39] / t[1e-3]
+    return dict(out, flush_supported=flush)
 
 # %% ../nbs/09_bench.ipynb #d8e6f8d6
 def bench_train(cfg: VAEConfig, seqs, variants=("ref", "fp32", "flush", "bf16"), batch_size=32, steps=2, rounds=3,
@@ -439,7 +451,8 @@ def run_benchmark(bc: BenchConfig, log=print) -> dict:
             for size in bc.sizes: runs.append(bench_one(bc, corpus, size, peaks, log))
         for r in runs:  # fractions against the best peak measured anywhere in the run
             for v, t in r["train"].items(): t["fraction_of_peak"] = t["gflops"] / peaks[peak_key(v)]
-        return dict(machine=machine_info(bc.device), config=bc.to_dict(), matmul_peak_gflops=peaks, runs=runs,
+        return dict(machine=dict(machine_info(bc.device), subnormal_slowdown=subnormal_slowdown(device=bc.device)),
+                    config=bc.to_dict(), matmul_peak_gflops=peaks, runs=runs,
                     table=bench_table(runs), wall_time_s=time.time() - t0)
     finally: torch.set_num_threads(threads)
 
