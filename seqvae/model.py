@@ -162,6 +162,7 @@ class Decoder(nn.Module):
         self.drop_in, self.drop_out = nn.Dropout(cfg.dec_in_dropout), nn.Dropout(cfg.dec_out_dropout)
         self.out = nn.Linear(cfg.hidden_dim, cfg.vocab_size)
         self.lstm_autocast = None                                # see `run_lstm`
+        self.logits_block = 2 ** 22                              # without autograd: logits per output-layer block
 
     def init_state(self, z):
         "(h0, c0) with c0 = Linear(z), h0 = tanh(c0), each (n_layers, N, H); None (zeros) when z does not set the state."
@@ -169,12 +170,17 @@ class Decoder(nn.Module):
         c0 = self.to_c0(z).view(len(z), self.n_layers, self.hidden_dim).transpose(0, 1).contiguous()  # (L, N, H)
         return torch.tanh(c0), c0
 
-    def forward(self, x_in, z=None, state=None):
-        "Next-token logits (N, T, V) for inputs x_in (N, T) and z (N, D); also returns the LSTM state."
+    def hidden(self, x_in, z=None, state=None):
+        "Dropped-out top LSTM states (N, T, H) for inputs x_in (N, T) and z (N, D), and the LSTM state."
         e = self.drop_in(self.embed(x_in))                                          # (N, T, E)
         if self.z_concat: e = torch.cat([e, z[:, None].expand(-1, x_in.size(1), -1)], -1)  # (N, T, E + D)
         h, state = run_lstm(self.lstm, e, self.init_state(z) if state is None else state, self.lstm_autocast)  # (N, T, H)
-        return self.out(self.drop_out(h)), state                                     # (N, T, V)
+        return self.drop_out(h), state
+
+    def forward(self, x_in, z=None, state=None):
+        "Next-token logits (N, T, V) for inputs x_in (N, T) and z (N, D); also returns the LSTM state."
+        h, state = self.hidden(x_in, z, state)                                      # (N, T, H)
+        return self.out(h), state                                                    # (N, T, V)
 
     def log_prob(self, x, lengths, z=None):
         "Eq. (5): sum of log p(x_t | x_<t, z) over targets x[:, 1:length], for z (B, K, D) or None; returns (B, K)."
@@ -183,8 +189,11 @@ class Decoder(nn.Module):
         x_in, target = x[:, :-1], x[:, 1:]                          # (B, T-1) each
         if self.training and self.word_dropout > 0: x_in = word_dropout(x_in, self.word_dropout)
         x_in, target = x_in.repeat_interleave(K, 0), target.repeat_interleave(K, 0)  # (B*K, T-1)
-        logits, _ = self(x_in, None if z is None else z.reshape(B * K, -1))         # (B*K, T-1, V)
-        logp = -F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD, reduction="none")  # (B*K*(T-1),)
+        h, _ = self.hidden(x_in, None if z is None else z.reshape(B * K, -1))       # (B*K, T-1, H)
+        h, target = h.flatten(0, 1), target.flatten()               # (B*K*(T-1), H), (B*K*(T-1),)
+        rows = len(h) if torch.is_grad_enabled() else max(1, self.logits_block // self.out.out_features)
+        logp = torch.cat([-F.cross_entropy(self.out(hb), tb, ignore_index=PAD, reduction="none")      # output layer and
+                          for hb, tb in zip(h.split(rows), target.split(rows))])                    # softmax by blocks
         return logp.view(B, K, -1).sum(-1)                          # (B, K)
 
 # %% ../nbs/04_model.ipynb #8af40b1e
