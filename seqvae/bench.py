@@ -215,7 +215,7 @@ def subnormal_slowdown(n=1024, repeats=5, device="cpu") -> dict:
     return dict(out, flush_supported=flush)
 
 # %% ../nbs/09_bench.ipynb #d8e6f8d6
-def bench_train(cfg: VAEConfig, seqs, variants=("ref", "fp32", "flush", "bf16"), batch_size=32, steps=2, rounds=3,
+def bench_train(cfg: VAEConfig, seqs, variants=("ref", *VARIANTS), batch_size=32, steps=6, rounds=3,
                 warmup=1, device="cpu", seed=0) -> dict:
     "Interleaved rounds of `steps` training steps per variant; dict variant -> medians of sentences/s, tokens/s, GFLOP/s."
     device = torch.device(device)
