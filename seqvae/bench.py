@@ -373,7 +373,7 @@ class BenchConfig:
     "Everything `run_benchmark` needs, as plain values."
     corpora: tuple = ("yelp_short", "yahoo")   # names for `load_corpus(name, split="auto")`
     sizes: tuple = ("small", "paper")          # keys of SIZES
-    variants: tuple = ("ref", "fp32", "flush", "bf16", "bf16_lstm")
+    variants: tuple = ("ref", *VARIANTS)
     batch_size: int = 32
     steps: int = 6             # training steps per timed round (divided by mean length / 10 for long documents)
     rounds: int = 3            # timed rounds per variant (median reported)

@@ -61,7 +61,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                 # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
     autocast: bool = False               # bfloat16 autocast on the device, float32 weights
-    autocast_lstm: bool | None = None    # under autocast, the LSTMs in bf16 too (None: on CUDA only; see `run_lstm`)
+    autocast_lstm: bool | None = None    # under autocast, the LSTMs in bf16 too (None: the model's own setting, by default on CUDA only; see `run_lstm`)
     flush_denormal: bool = False         # flush subnormal floats to zero during fit (x86 CPUs)
     deterministic: bool = False          # torch.use_deterministic_algorithms(True) during fit
     num_threads: int | None = None       # torch.set_num_threads during fit (None: leave it)
@@ -378,7 +378,7 @@ class Trainer:
         self.cfg = cfg = (cfg or TrainConfig()).validate()
         self.train_batches, self.valid_batches, self.callbacks = train_batches, valid_batches, list(callbacks)
         self.rank, self.world, self.device = init_distributed(cfg.device)
-        self.module = set_lstm_autocast(model.to(self.device), cfg.autocast_lstm)
+        self.module = model.to(self.device) if cfg.autocast_lstm is None else set_lstm_autocast(model.to(self.device), cfg.autocast_lstm)
         self.model = self.module if self.world == 1 else torch.nn.parallel.DistributedDataParallel(
             self.module, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.opt = make_optimizer(self.module.parameters(), cfg)
