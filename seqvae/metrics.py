@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager, nullcontext
 import torch
-from .elbo import gaussian_entropy, gaussian_kl, iw_bound, log_aggregate_posterior, log_normal_diag, log_normal_std, reparameterize
+from .elbo import gaussian_entropy, gaussian_kl, iw_bound, log_aggregate_posterior
+from .elbo import log_normal_diag, log_normal_std, reparameterize
 from .model import evaluating
 
 # %% auto #0
 __all__ = ['unpack_batch', 'model_device', 'is_latent', 'seeded', 'iw_log_px', 'iw_nll', 'elbo_terms', 'mi_estimate',
-           'encode_all', 'mutual_info', 'active_units', 'evaluate']
+           'encode_all', 'mutual_info', 'active_units', 'mi_au', 'evaluate']
 
 # %% ../nbs/05_metrics.ipynb #974e1308
 def unpack_batch(b):
@@ -47,7 +48,7 @@ def _batches(model, batches):
 
 # %% ../nbs/05_metrics.ipynb #5fd7b45d
 def iw_log_px(model, x, lengths, n_iw=500, chunk=100, max_logits=2**27):
-    "Eq. (1) for one batch: (B,) IW estimates of log p(x), encoder once, n_iw samples in passes of <= max_logits logits."
+    "Eq. (1) for one batch: (B,) IW estimates of log p(x), encoder once, n_iw samples in passes of <= max_logits."
     mu, logvar = model.encode(x, lengths)                                   # (B, D) each
     T, V = int(lengths.max()) - 1, model.cfg.vocab_size                     # targets per row, vocabulary
     k = max(1, min(chunk, n_iw, max_logits // (T * V)))                     # samples per sentence per pass
@@ -58,17 +59,21 @@ def iw_log_px(model, x, lengths, n_iw=500, chunk=100, max_logits=2**27):
         log_w = []
         for j in range(0, n_iw, k):
             z = reparameterize(m, lv, min(k, n_iw - j))                     # (b, k, D)
-            log_w.append(model.log_px_z(xs, ls, z) + log_normal_std(z) - log_normal_diag(z, m[:, None], lv[:, None]))  # (b, k)
+            log_qz_x = log_normal_diag(z, m[:, None], lv[:, None])                        # (b, k)
+            log_w.append(model.log_px_z(xs, ls, z) + log_normal_std(z) - log_qz_x)        # (b, k)
         out.append(iw_bound(torch.cat(log_w, 1)))                           # (b,)
     return torch.cat(out)                                                   # (B,)
 
 def iw_nll(model, batches, n_iw=500, chunk=100, seed=0, max_logits=2**27):
-    "Eq. (2): dict(nll = mean -log p(x) per sentence, ppl = exp(sum NLL / sum tokens), n_sentences, n_tokens); tokens = words + </s>."
+    "Eq. (2): dict(nll = mean -log p(x) per sentence, ppl = exp(sum NLL / n_tokens), n_sentences, n_tokens)."
     nll, n_sent, n_tok = 0.0, 0, 0
     with evaluating(model), seeded(seed, model_device(model)):
         for x, lengths in _batches(model, batches):
-            log_px = iw_log_px(model, x, lengths, n_iw, chunk, max_logits) if is_latent(model) else model.log_px(x, lengths)  # (B,)
-            nll -= float(log_px.sum()); n_sent += len(x); n_tok += int((lengths - 1).sum())
+            if is_latent(model): log_px = iw_log_px(model, x, lengths, n_iw, chunk, max_logits)  # (B,)
+            else: log_px = model.log_px(x, lengths)                                          # (B,)
+            nll -= float(log_px.sum())
+            n_sent += len(x)
+            n_tok += int((lengths - 1).sum())
     return dict(nll=nll / n_sent, ppl=math.exp(nll / n_tok), n_sentences=n_sent, n_tokens=n_tok)
 
 # %% ../nbs/05_metrics.ipynb #f93375e7
@@ -85,7 +90,7 @@ def elbo_terms(model, batches, n_samples=1, seed=0):
 
 # %% ../nbs/05_metrics.ipynb #279e2ae6
 def mi_estimate(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
-    "Eqs. (4)-(5): mean of -H(q(z|x_i)) - log q(z_i) over rows and n_samples draws z_i ~ q(z|x_i); q(z) from (mu_ref, logvar_ref), default the rows."
+    "Eqs. (4)-(5): mean -H(q(z|x_i)) - log q(z_i), z_i ~ q(z|x_i); q(z) from (mu_ref, logvar_ref), default the rows."
     mu_ref, logvar_ref = (mu, logvar) if mu_ref is None else (mu_ref, logvar_ref)
     z = reparameterize(mu, logvar, n_samples)                                # (B, K, D)
     return float((-gaussian_entropy(logvar)[:, None] - log_aggregate_posterior(z, mu_ref, logvar_ref)).mean())
@@ -94,7 +99,9 @@ def encode_all(model, batches):
     "Posterior parameters of every sentence, in order: (mu, logvar), each (N, D), and the batch sizes."
     mus, logvars = [], []
     for x, lengths in _batches(model, batches):
-        mu, logvar = model.encode(x, lengths); mus.append(mu); logvars.append(logvar)
+        mu, logvar = model.encode(x, lengths)                                # (B, D) each
+        mus.append(mu)
+        logvars.append(logvar)
     return torch.cat(mus), torch.cat(logvars), [len(m) for m in mus]
 
 def mutual_info(model, batches, against="batch", seed=0, n_samples=1):
@@ -109,25 +116,42 @@ def mutual_info(model, batches, against="batch", seed=0, n_samples=1):
 
 # %% ../nbs/05_metrics.ipynb #82a60efa
 def active_units(model, batches, delta=0.01):
-    "Eq. (6), in two passes: dict(au = number of dimensions with Var_x mu_d(x) >= delta, au_var = those variances (D,))."
+    "Eq. (6), in two passes: dict(au = number of dimensions with Var_x mu_d(x) >= delta, au_var = the variances (D,))."
     if not is_latent(model): return dict(au=0, au_var=torch.zeros(0))
     with evaluating(model):
         total, n = 0.0, 0
         for x, lengths in _batches(model, batches):
-            total = total + model.encode(x, lengths)[0].cpu().double().sum(0); n += len(x)  # (D,), float64 on CPU
+            total = total + model.encode(x, lengths)[0].cpu().double().sum(0)  # (D,), float64 on CPU
+            n += len(x)
         mean, sq = total / n, 0.0
         for x, lengths in _batches(model, batches):
             sq = sq + (model.encode(x, lengths)[0].cpu().double() - mean).pow(2).sum(0)  # (D,)
     au_var = (sq / max(n - 1, 1)).float()                                              # (D,)
     return dict(au=int((au_var >= delta).sum()), au_var=au_var)
 
+# %% ../nbs/05_metrics.ipynb #73d3b1f9
+def mi_au(model, batches, delta=0.01, seed=0, n_samples=1):
+    "Eqs. (4)-(6) from one encoder pass: dict(mi, mi_dataset, au, au_var), as `mutual_info` and `active_units` give."
+    if not is_latent(model): return dict(mi=0.0, mi_dataset=0.0, au=0, au_var=torch.zeros(0))
+    with evaluating(model):
+        mu, logvar, sizes = encode_all(model, batches)                       # (N, D) each
+    parts = list(zip(mu.split(sizes), logvar.split(sizes)))                  # per batch: (B, D) each
+    with seeded(seed, model_device(model)):                                  # the draws of mutual_info(against="batch")
+        mi = sum(mi_estimate(m, lv, n_samples=n_samples) * len(m) for m, lv in parts) / len(mu)
+    with seeded(seed, model_device(model)):                                  # ... and of mutual_info(against="dataset")
+        mi_dataset = mi_estimate(mu, logvar, n_samples=n_samples)
+    means = [m.cpu().double() for m, _ in parts]                             # (B, D) each, float64 on CPU
+    centre = sum(m.sum(0) for m in means) / len(mu)                          # (D,)
+    au_var = (sum((m - centre).pow(2).sum(0) for m in means) / max(len(mu) - 1, 1)).float()  # (D,)
+    return dict(mi=mi, mi_dataset=mi_dataset, au=int((au_var >= delta).sum()), au_var=au_var)
+
 # %% ../nbs/05_metrics.ipynb #4cc579da
 def evaluate(model, batches, n_iw=500, chunk=100, delta=0.01, seed=0, max_logits=2**27, mi_samples=1):
-    "All metrics of He et al.'s protocol in one JSON-ready dict: elbo, rec, kl, ppl_elbo, nll, ppl, mi, mi_dataset, au, au_var, n_sentences, n_tokens."
+    "All metrics, JSON-ready: elbo, rec, kl, ppl_elbo, nll, ppl, mi, mi_dataset, au, au_var, n_sentences, n_tokens."
     if iter(batches) is batches: batches = list(batches)                     # a one-shot iterator: keep it
     out = elbo_terms(model, batches, seed=seed)
     iw = iw_nll(model, batches, n_iw, chunk, seed, max_logits) if n_iw > 0 else dict(nll=None, ppl=None)
-    au = active_units(model, batches, delta)
+    post = mi_au(model, batches, delta, seed, mi_samples)                    # one encoder pass for MI and AU
     return dict(elbo=out["elbo"], rec=out["rec"], kl=out["kl"], ppl_elbo=out["ppl_elbo"], nll=iw["nll"], ppl=iw["ppl"],
-                mi=mutual_info(model, batches, "batch", seed, mi_samples), mi_dataset=mutual_info(model, batches, "dataset", seed, mi_samples),
-                au=au["au"], au_var=au["au_var"].tolist(), n_sentences=out["n_sentences"], n_tokens=out["n_tokens"])
+                mi=post["mi"], mi_dataset=post["mi_dataset"], au=post["au"], au_var=post["au_var"].tolist(),
+                n_sentences=out["n_sentences"], n_tokens=out["n_tokens"])
