@@ -4,23 +4,18 @@
 
 # %% ../nbs/10_cli.ipynb #c50b61c6
 from __future__ import annotations
-import argparse, ast, json, sys, time
+import argparse, ast, io, json, sys, textwrap, time, tokenize
+from dataclasses import fields
 from pathlib import Path
-from .experiment import NotebookJob, run_notebooks, notebook_parameters, save_json
+from .experiment import NotebookJob, run_notebooks, notebook_parameters
+from .io import load_json, save_json, project_root
 
 # %% auto #0
-__all__ = ['NOT_BY_DEFAULT', 'RUN_LAST', 'project_root', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce',
-           'main']
+__all__ = ['NOT_BY_DEFAULT', 'RUN_LAST', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce', 'field_docs',
+           'add_fields', 'given', 'add_train_commands', 'run_config', 'train_command', 'evaluate_command',
+           'run_train_command', 'add_bench_command', 'bench', 'main']
 
 # %% ../nbs/10_cli.ipynb #84b528fe
-def project_root(start=None) -> Path | None:
-    "The nearest folder at or above `start` (default: cwd), else above the package, that holds `settings.ini` and `nbs/`."
-    here = Path(start or Path.cwd()).resolve()
-    import seqvae
-    for d in [here, *here.parents, *Path(seqvae.__file__).resolve().parents]:
-        if (d/"settings.ini").is_file() and (d/"nbs").is_dir(): return d
-    return None
-
 def experiment_notebooks(folder=None) -> dict[str, Path]:
     "Name -> path of every experiment notebook (names starting with `_` are skipped), sorted by name."
     if folder is None:
@@ -85,7 +80,167 @@ def reproduce(out=None, scale="small", only=None, workers=2, device="auto", para
         print(f"{r.name:24s} {r.status:8s} {r.duration_s:8.1f}s  {detail}")
     return results
 
+# %% ../nbs/10_cli.ipynb #c5f2e65e
+def _literal(s: str):
+    "A command-line value: a Python literal where it parses (`none` is None), else the string."
+    if s.lower() == "none": return None
+    try: return ast.literal_eval(s)
+    except (ValueError, SyntaxError): return s
+
+def field_docs(cls) -> dict:
+    "The trailing comment of each field of dataclass `cls`, read with Python's tokenizer ({} without a source file)."
+    import inspect
+    try: source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError): return {}
+    toks, names = list(tokenize.generate_tokens(io.StringIO(source).readline)), {f.name for f in fields(cls)}
+    comments = {t.start[0]: t.string.lstrip("#").strip() for t in toks if t.type == tokenize.COMMENT}
+    docs = {}
+    for a, b in zip(toks, toks[1:]):   # `name: type = default  # comment`; the first such line is the field's
+        if a.type == tokenize.NAME and a.string in names and b.string == ":" and a.start[0] in comments:
+            docs.setdefault(a.string, comments[a.start[0]])
+    return docs
+
+def _options(cfg, prefix: str = "", skip=()) -> dict:
+    "`{dest: field name}` for the options that `add_fields` makes from the dataclass instance `cfg`."
+    return {prefix + f.name: f.name for f in fields(cfg) if f.name not in skip}
+
+def add_fields(parser, cfg, prefix: str = "", skip=()):
+    "One `--option` per field of the dataclass instance `cfg`, with its comment as help and its value as default."
+    cls = type(cfg)
+    group, docs = parser.add_argument_group(f"{cls.__name__} ({cls.__doc__.split(';')[0]})"), field_docs(cls)
+    for dest, name in _options(cfg, prefix, skip).items():
+        f, default = next(f for f in fields(cls) if f.name == name), getattr(cfg, name)
+        flag, text = "--" + dest.replace("_", "-"), (docs[name] + "; " if name in docs else "").replace("%", "%%")
+        if isinstance(default, bool) or f.type in ("bool", "bool | None"):
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=f"{text}default {default}")
+        else: group.add_argument(flag, dest=dest, type=_literal, default=argparse.SUPPRESS, metavar="V",
+                                 help=f"{text}default {default!r}")
+
+def given(args, cfg, prefix: str = "", skip=()) -> dict:
+    "The fields of `cfg` that were given on the command line, with their values."
+    return {name: getattr(args, dest) for dest, name in _options(cfg, prefix, skip).items() if hasattr(args, dest)}
+
+# %% ../nbs/10_cli.ipynb #213f3fd3
+def add_train_commands(subparsers):
+    "Add `train` and `evaluate` to the `seqvae` command's subparsers."
+    from seqvae.config import RunConfig
+    d = RunConfig()
+    t = subparsers.add_parser("train", help="train a VAE (or language model) on a corpus into a run folder")
+    t.add_argument("--out", required=True, help="run folder")
+    t.add_argument("--model", dest="model_kind", default=d.model_kind, choices=["vae", "lm"])
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    add_fields(t, d.data)
+    add_fields(t, d.model, skip={"vocab_size"})
+    add_fields(t, d.train, skip={"beta"})
+    add_fields(t, d.schedule, prefix="beta_")
+    e = subparsers.add_parser("evaluate", help="evaluate a checkpoint of `seqvae train` (He et al.'s protocol)")
+    e.add_argument("checkpoint", help="best.pt or last.pt in a run folder")
+    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    e.add_argument("--n-iw", type=int, default=500, help="importance samples for the NLL (0: skip it)")
+    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo estimates")
+    e.add_argument("--out", default=None, help="metrics file (default: beside the checkpoint)")
+    return subparsers
+
+def run_config(args):
+    "The `RunConfig` of parsed `seqvae train` arguments: `RunConfig()` with the given options replaced."
+    from dataclasses import replace
+    from seqvae.config import RunConfig
+    d = RunConfig()
+    data = replace(d.data, **given(args, d.data))
+    for name in ("corpus", "data_root"):            # a folder given relative to here is kept absolute in run.json
+        v = getattr(data, name)
+        if v is not None and Path(v).exists(): data = replace(data, **{name: str(Path(v).resolve())})
+    return RunConfig(data, replace(d.model, **given(args, d.model, skip={"vocab_size"})),
+                     replace(d.train, **given(args, d.train, skip={"beta"})),
+                     replace(d.schedule, **given(args, d.schedule, prefix="beta_")), model_kind=args.model_kind)
+
+# %% ../nbs/10_cli.ipynb #b53a2af8
+def train_command(args) -> int:
+    "`seqvae train`: the `RunConfig` of the options, built by `seqvae.config.build`, fit into `--out`, curves plotted."
+    from seqvae.builder import build
+    from seqvae.history import plot_history
+    from seqvae.train import prepare_run_dir
+    out, cfg = Path(args.out), run_config(args)
+    run = build(cfg)
+    prepare_run_dir(out, args.resume, args.overwrite)        # refuses before anything in `out` is written
+    if not args.resume or not (out/"last.pt").exists():
+        run.corpus.vocab.save(out/"vocab.json")
+        save_json(dict(config=cfg.to_dict(), split_note=run.corpus.split_note, command=sys.argv), out/"run.json")
+    h = run.fit(run_dir=out, resume=args.resume, overwrite=args.overwrite)
+    from matplotlib.figure import Figure    # no pyplot: leaves the caller's backend alone
+    fig = Figure(figsize=(13, 3.2))
+    plot_history(h, fig.subplots(1, 3))
+    fig.savefig(out/"curves.png", dpi=100)
+    print(json.dumps(dict(run_dir=str(out), stop_reason=h.stop_reason, best_step=h.best_step, best_valid_elbo=h.best_elbo,
+                          interrupted=h.interrupted)))
+    return 130 if h.interrupted else 0
+
+# %% ../nbs/10_cli.ipynb #23e1599a
+def evaluate_command(args) -> int:
+    "`seqvae evaluate CHECKPOINT`: the metrics of `evaluate` on a split, printed as JSON and written beside the checkpoint."
+    from dataclasses import replace
+    from seqvae.builder import eval_batches, load_data
+    from seqvae.config import RunConfig
+    from seqvae.checkpoint import load_model
+    from seqvae.data import Vocab
+    from seqvae.metrics import evaluate
+    from seqvae.runtime import get_device
+    path = Path(args.checkpoint)
+    if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
+    folder = path.parent
+    if not (folder/"run.json").is_file() or not (folder/"vocab.json").is_file():
+        raise FileNotFoundError(f"{folder}: no run.json and vocab.json; evaluate takes a checkpoint in a run folder "
+                                "of `seqvae train`")
+    cfg = RunConfig.from_dict(load_json(folder/"run.json", "run record of `seqvae train`")["config"])
+    vocab, device = Vocab.load(folder/"vocab.json"), get_device(args.device)
+    model = load_model(path, device)
+    corpus = load_data(cfg.data)
+    corpus.vocab = vocab                     # the run's own vocabulary, as saved
+    batches = eval_batches(corpus, args.split, replace(cfg.data, batch_size=args.batch_size, max_eval=None))
+    t0 = time.perf_counter()
+    m = evaluate(model, batches, n_iw=args.n_iw, seed=args.seed)
+    res = dict(checkpoint=str(path), split=args.split, n_iw=args.n_iw, device=str(device),
+               eval_time_s=time.perf_counter() - t0, metrics={k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in m.items()})
+    save_json(res, args.out or folder/f"metrics_{args.split}_{path.stem}.json")
+    print(json.dumps(res["metrics"], default=str))
+    return 0
+
+def run_train_command(args) -> int:
+    "Run `seqvae train` or `seqvae evaluate`; a problem with the input or the run folder is one line on stderr and status 2."
+    from seqvae.checkpoint import CheckpointError
+    try: return {"train": train_command, "evaluate": evaluate_command}[args.command](args)
+    except (ValueError, OSError, CheckpointError, FloatingPointError) as e:
+        print(f"seqvae {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
 # %% ../nbs/10_cli.ipynb #c3b0ca0e
+def add_bench_command(subparsers):
+    "`seqvae bench`: run `benchmarks/benchmark.ipynb` of the source tree (it is not part of the package)."
+    b = subparsers.add_parser("bench", help="training/evaluation throughput against the reference implementation")
+    b.add_argument("--scale", default="small", choices=["smoke", "small", "paper"])
+    b.add_argument("--corpus", default="yelp_short,yahoo", help="comma-separated corpus names")
+    b.add_argument("--sizes", default="small,paper", help="comma-separated model sizes: tiny, small, paper")
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--repeats", type=int, default=3, help="timed rounds per variant")
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out", default="runs/bench", help="folder for results.json and the executed notebook")
+
+def bench(args) -> int:
+    "Run the benchmark notebook with the parsed options as its parameters; 0 when it succeeded."
+    root = project_root()
+    nb = None if root is None else root/"benchmarks"/"benchmark.ipynb"
+    if nb is None or not nb.is_file():
+        raise FileNotFoundError("seqvae bench runs benchmarks/benchmark.ipynb of a clone of seqvae; run it inside one")
+    params = {k: getattr(args, k) for k in ("scale", "corpus", "sizes", "threads", "repeats", "device", "seed")}
+    r = run_notebooks([NotebookJob(nb, params, Path(args.out).resolve(), name="benchmark")], workers=1)[0]
+    print(f"benchmark {r.status}: {r.results_path or r.error}")
+    return int(r.status != "ok")
+
 def _parser():
     p = argparse.ArgumentParser(prog="seqvae", description="Sequence VAEs that do not collapse.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -95,14 +250,13 @@ def _parser():
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--out", help="run folder (default runs/SCALE)")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    r.add_argument("-p", dest="params", action="append", metavar="KEY=VALUE", help="parameter for every notebook that declares it")
+    r.add_argument("-p", dest="params", action="append", metavar="KEY=VALUE",
+                   help="parameter for every notebook that declares it")
     r.add_argument("--force", action="store_true", help="re-run notebooks that already finished in OUT")
     r.add_argument("--notebooks", help="folder of experiment notebooks (default nbs/experiments)")
     m = sub.add_parser("readme", help="render README.md from nbs/index.ipynb")
     m.add_argument("--check", action="store_true", help="only check that README.md is up to date")
-    from seqvae.train import add_train_commands
     add_train_commands(sub)  # seqvae train, seqvae evaluate CHECKPOINT
-    from seqvae.bench import add_bench_command
     add_bench_command(sub)   # seqvae bench
     return p
 
@@ -112,16 +266,14 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "reproduce":
-            res = reproduce(args.out, args.scale, args.only, args.workers, args.device, parse_params(args.params), args.force, args.notebooks)
+            res = reproduce(args.out, args.scale, args.only, args.workers, args.device, parse_params(args.params),
+                            args.force, args.notebooks)
             return int(any(r.status == "failed" for r in res))
-        if args.command in ("train", "evaluate"):
-            from seqvae.train import run_train_command
-            return run_train_command(args)
-        if args.command == "bench":
-            from seqvae.bench import run_bench_command
-            return run_bench_command(args)
+        if args.command in ("train", "evaluate"): return run_train_command(args)
+        if args.command == "bench": return bench(args)
         if args.command == "readme":
             from seqvae.readme import write_readme
             return write_readme(check=args.check)
     except (ValueError, FileNotFoundError) as e:
-        print(f"seqvae {args.command}: error: {e}", file=sys.stderr); return 2
+        print(f"seqvae {args.command}: error: {e}", file=sys.stderr)
+        return 2

@@ -14,9 +14,9 @@ import torch
 
 # %% auto #0
 __all__ = ['PAD', 'BOS', 'EOS', 'UNK', 'SPECIALS', 'UNK_ALIASES', 'SOURCES', 'CORPORA', 'DataError', 'CorpusUnavailable', 'Vocab',
-           'atomic_write_bytes', 'atomic_write_text', 'ReadReport', 'read_lines', 'read_labels', 'data_root',
-           'file_digest', 'check_digest', 'Source', 'download', 'corpus_file', 'Corpus', 'Batch', 'pad_batch',
-           'Batches', 'read_dialogs', 'load_corpus', 'corpus_stats', 'plot_lengths']
+           'ReadReport', 'read_lines', 'read_labels', 'data_root', 'file_digest', 'check_digest', 'Source', 'download',
+           'corpus_file', 'Corpus', 'Batch', 'pad_batch', 'Batches', 'read_dialogs', 'load_corpus', 'corpus_stats',
+           'plot_lengths']
 
 # %% ../nbs/00_data.ipynb #f38c045a
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -75,21 +75,7 @@ class Vocab:
         except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as e: raise DataError(f"{path}: not a seqvae vocabulary file ({e})") from e
 
 # %% ../nbs/00_data.ipynb #efb111aa
-def _umask() -> int:
-    mask = os.umask(0); os.umask(mask); return mask
-
-def atomic_write_bytes(path, data: bytes):
-    "Write `data` to `path` through a temporary file and `os.replace`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-
-def atomic_write_text(path, text: str): atomic_write_bytes(path, text.encode("utf-8"))
+from .io import atomic_write_bytes, atomic_write_text   # written here before seqvae.io existed; kept importable
 
 # %% ../nbs/00_data.ipynb #c6bcccfb
 @dataclass

@@ -24,7 +24,7 @@ POOLINGS = ("last", "mean", "max")
 @dataclass
 class VAEConfig:
     "Sizes and options of `SeqVAE` and `LSTMLanguageModel`; defaults follow He et al. (2019)'s text model."
-    vocab_size: int
+    vocab_size: int | None        # None: not known yet (a `RunConfig` takes it from the corpus)
     emb_dim: int = 512
     hidden_dim: int = 1024
     latent_dim: int = 32
@@ -43,8 +43,11 @@ class VAEConfig:
     def __post_init__(self):
         for f in ("vocab_size", "emb_dim", "hidden_dim", "latent_dim", "n_layers"):
             v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{f} must be a positive int, got {v!r}")
-        if self.vocab_size <= UNK + 1: raise ValueError(f"vocab_size must exceed the {UNK + 1} special tokens, got {self.vocab_size}")
+            if f == "vocab_size" and v is None: continue
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{f} must be a positive int, got {v!r}")
+        if self.vocab_size is not None and self.vocab_size <= UNK + 1:
+            raise ValueError(f"vocab_size must exceed the {UNK + 1} special tokens, got {self.vocab_size}")
         if self.pooling not in POOLINGS: raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         for f in ("dec_in_dropout", "dec_out_dropout", "word_dropout"):
             if not 0.0 <= getattr(self, f) < 1.0: raise ValueError(f"{f} must lie in [0, 1), got {getattr(self, f)!r}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib, sys
 from pathlib import Path
 import nbformat
+from .io import atomic_write_text, project_root
 
 # %% auto #0
 __all__ = ['render_readme', 'write_readme']
@@ -46,8 +47,6 @@ def render_readme(nb_path) -> str:
 # %% ../nbs/11_readme.ipynb #6f0b62e5
 def write_readme(root=None, check: bool = False) -> int:
     "Render `README.md` in the project root from `nbs/index.ipynb`; with `check`, return 1 and print a diff when they differ."
-    from seqvae.cli import project_root
-    from seqvae.data import atomic_write_text
     root = Path(root) if root else project_root()
     if root is None: raise FileNotFoundError("no project root (settings.ini and nbs/) found from here")
     want, readme = render_readme(root/"nbs"/"index.ipynb"), root/"README.md"

@@ -87,7 +87,7 @@ KINDS = ("constant", "monotonic", "cyclical")
 class ScheduleConfig:
     "Settings of a KL-weight schedule, as flat literals; validated on creation; `.build()` returns a `Schedule`."
     kind: str = "cyclical"            # "constant" | "monotonic" | "cyclical"
-    total_steps: int = 10_000         # T, training steps
+    total_steps: int | None = 10_000  # T, training steps (None: the run's, filled in by the training loop)
     n_cycles: int = 4                 # M (cyclical)
     ratio: float = 0.5                # R, fraction of each cycle (or of T, monotonic) spent ramping
     beta_min: float = 0.0
@@ -103,10 +103,12 @@ class ScheduleConfig:
         "Raise ValueError naming the first invalid field."
         w = "ScheduleConfig."
         _require(self.kind in KINDS, "kind", f"one of {', '.join(map(repr, KINDS))}", self.kind, w)
-        _require(_is_int(self.total_steps) and self.total_steps >= 1, "total_steps", "an integer >= 1", self.total_steps, w)
+        run_length = self.total_steps is None                   # known once a run is set up: checked again then
+        _require(run_length or (_is_int(self.total_steps) and self.total_steps >= 1), "total_steps",
+                 "an integer >= 1 (or None for the run's length)", self.total_steps, w)
         if self.kind == "constant": _require(self.beta >= 0, "beta", ">= 0", self.beta, w)
         elif self.kind == "cyclical":
-            _check_cyclical(self.total_steps, self.n_cycles, self.ratio, self.beta_min, self.beta_max, self.shape,
+            _check_cyclical(self.n_cycles if run_length else self.total_steps, self.n_cycles, self.ratio, self.beta_min, self.beta_max, self.shape,
                             self.hold_zero, w)
         elif self.warmup_steps is not None: _require(self.warmup_steps >= 0, "warmup_steps", ">= 0", self.warmup_steps, w)
         else: _require(0 < self.ratio <= 1, "ratio", "in (0, 1]", self.ratio, w)
@@ -122,6 +124,9 @@ class Schedule:
     "A KL-weight schedule built from a `ScheduleConfig`: `schedule(step)` gives beta; `step()`, `state_dict()` for loops."
     def __init__(self, cfg: ScheduleConfig):
         self.cfg, self.current_step = replace(cfg).validate(), 0
+        if cfg.total_steps is None and cfg.kind != "constant":
+            raise ValueError("ScheduleConfig.total_steps is None, the length of the run it belongs to: a training loop "
+                             "fills it in; give a number of steps to build the schedule on its own")
     def __call__(self, step=None):
         "beta at `step` (int or array of ints); at the internal counter when `step` is None."
         c, t = self.cfg, self.current_step if step is None else step

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, math
 from pathlib import Path
-from .data import atomic_write_text
+from .io import atomic_write_text
 
 # %% auto #0
 __all__ = ['FU', 'HE', 'HE_NOTE', 'PUBLISHED', 'published', 'markdown_table', 'collect', 'write_summary']

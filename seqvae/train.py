@@ -4,357 +4,48 @@
 
 # %% ../nbs/06_train.ipynb #68d486c3
 from __future__ import annotations
-import argparse, ast, contextlib, itertools, json, math, os, random, signal, sys, tempfile, threading, time, warnings
-from dataclasses import MISSING, asdict, dataclass, field, fields
+import itertools, math, os, time, warnings
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
 from fastcore.basics import patch
-from .data import Batches, Vocab, load_corpus, atomic_write_text
+import seqvae.checkpoint as _ckpt
+from .io import save_json
+from .config import TrainConfig
+from .steps import PlainStep, AggressiveStep, has_plan
 from .schedules import ScheduleConfig
-from .model import VAEConfig, SeqVAE, LSTMLanguageModel, set_lstm_autocast
+from .model import set_lstm_autocast
 from .metrics import evaluate
+from .runtime import (to_device, autocast, rng_state, set_rng_state, seed_everything, process_settings,
+                            deferred_interrupt, init_distributed)
+from .checkpoint import CKPT_FORMAT, CheckpointError, save_checkpoint, load_checkpoint, config_of, check_model
+from .history import History, JsonLog, show_progress, progress_bar
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'LR_SCHEDULES', 'CKPT_FORMAT', 'TrainConfig', 'get_device', 'to_device', 'autocast', 'rng_state',
-           'set_rng_state', 'seed_everything', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'model_config',
-           'check_model', 'load_model', 'make_optimizer', 'steps_per_epoch', 'History', 'JsonLog', 'show_progress',
-           'progress_bar', 'process_settings', 'deferred_interrupt', 'init_distributed', 'TrainState', 'Trainer', 'fit',
-           'plot_history', 'add_train_commands', 'train_command', 'evaluate_command', 'run_train_command']
-
-# %% ../nbs/06_train.ipynb #4257de3d
-OPTIMIZERS, LR_SCHEDULES = ("adam", "sgd"), ("constant", "plateau", "cosine_restarts")
-
-def _is_int(v): return isinstance(v, int) and not isinstance(v, bool)
-
-def _need(ok: bool, name: str, allowed: str, value):
-    if not ok: raise ValueError(f"TrainConfig.{name} must be {allowed}, got {value!r}")
-
-# %% ../nbs/06_train.ipynb #618d36d3
-@dataclass
-class TrainConfig:
-    "Everything `fit` needs besides the model and the data, as plain values; `to_dict`/`from_dict` round-trip it."
-    epochs: int | None = 10              # passes over the training batches (None: until max_steps)
-    max_steps: int | None = None         # stop after this many steps, if that comes first
-    optimizer: str = "adam"              # "adam" or "sgd"
-    lr: float = 1e-3
-    momentum: float = 0.0                # sgd only
-    weight_decay: float = 0.0
-    grad_clip: float | None = 5.0        # max global gradient norm (None: no clipping)
-    beta: ScheduleConfig | None = None   # KL weight per step (None: constant 1, the plain ELBO)
-    lr_schedule: str = "constant"        # "constant", "plateau" (He et al. 2019) or "cosine_restarts" (on the beta cycles)
-    lr_decay: float = 0.5                # plateau: factor per decay
-    lr_patience: int = 2                 # plateau: validations without a better ELBO before a decay
-    lr_decay_after: int = 15             # plateau: first epoch (0-based) at which a decay may happen
-    max_lr_decays: int = 5               # plateau: training stops at this many decays
-    lr_min_factor: float = 0.0           # cosine_restarts: lowest multiplier within a cycle
-    eval_every: int | None = None        # validate every N steps (None: at each epoch end)
-    eval_n_iw: int = 0                   # importance samples for the validation NLL (0: skip it, cheap)
-    early_stopping: int | None = None    # stop after this many validations without a better ELBO
-    checkpoint_every: int | None = None  # also write last.pt every N steps (it is always written at epoch ends)
-    log_every: int = 10                  # one history/log record per N steps (means over them)
-    aggressive: bool = False             # He et al.'s aggressive inference-network training
-    aggressive_max_inner: int = 100      # at most this many encoder steps per decoder step
-    aggressive_check_every: int = 15     # compare the inner loss every N encoder steps
-    max_bad_batches: int = 0             # skip up to N batches whose loss or gradient is not finite (0: stop at the first)
-    seed: int = 0
-    device: str = "auto"                 # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
-    autocast: bool = False               # bfloat16 autocast on the device, float32 weights
-    autocast_lstm: bool | None = None    # under autocast, the LSTMs in bf16 too (None: the model's own setting, by default on CUDA only; see `run_lstm`)
-    flush_denormal: bool = False         # flush subnormal floats to zero during fit (x86 CPUs)
-    deterministic: bool = False          # torch.use_deterministic_algorithms(True) during fit
-    num_threads: int | None = None       # torch.set_num_threads during fit (None: leave it)
-    progress: bool | None = None         # progress bar; None: only when interactive and not under a test runner
-
-    def __post_init__(self):
-        if isinstance(self.beta, dict): self.beta = ScheduleConfig(**self.beta)
-        self.validate()
-
-    def to_dict(self) -> dict: return asdict(self)
-    @classmethod
-    def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-
-# %% ../nbs/06_train.ipynb #4d034499
-@patch
-def validate(self: TrainConfig) -> TrainConfig:
-    "Raise `ValueError` naming the first invalid field and what it allows."
-    opt_int = lambda v, lo: v is None or (_is_int(v) and v >= lo)
-    _need(opt_int(self.epochs, 1), "epochs", "an integer >= 1 or None", self.epochs)
-    _need(opt_int(self.max_steps, 1), "max_steps", "an integer >= 1 or None", self.max_steps)
-    _need(self.epochs is not None or self.max_steps is not None, "epochs", "set when max_steps is None", self.epochs)
-    _need(self.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS}", self.optimizer)
-    _need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {LR_SCHEDULES}", self.lr_schedule)
-    _need(self.lr > 0, "lr", "> 0", self.lr)
-    _need(0 < self.lr_decay < 1, "lr_decay", "in (0, 1)", self.lr_decay)
-    _need(0 <= self.lr_min_factor <= 1, "lr_min_factor", "in [0, 1]", self.lr_min_factor)
-    _need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "> 0 or None", self.grad_clip)
-    for name in ("momentum", "weight_decay"): _need(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
-    for name in ("eval_every", "checkpoint_every", "early_stopping", "num_threads"):
-        _need(opt_int(getattr(self, name), 1), name, "an integer >= 1 or None", getattr(self, name))
-    for name in ("log_every", "lr_patience", "max_lr_decays", "aggressive_max_inner", "aggressive_check_every"):
-        _need(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
-    for name in ("eval_n_iw", "max_bad_batches", "lr_decay_after", "seed"):
-        _need(_is_int(getattr(self, name)) and getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
-    _need(self.autocast_lstm in (None, True, False), "autocast_lstm", "True, False or None", self.autocast_lstm)
-    _need(self.beta is None or isinstance(self.beta, ScheduleConfig), "beta", "a ScheduleConfig, its dict, or None", self.beta)
-    return self
-
-# %% ../nbs/06_train.ipynb #cf4140d9
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
-
-def get_device(device="auto") -> torch.device:
-    "`'auto'` picks CUDA, then MPS, then CPU; an explicit device is checked to exist on this machine."
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
-    d = torch.device(device)
-    if d.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r}: CUDA is not available here (torch {torch.__version__}); use 'auto' or 'cpu'")
-    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
-        raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if d.type == "mps" and not _mps_available(): raise ValueError(f"device {str(device)!r}: MPS is not available here")
-    return d
-
-def to_device(batch, device: torch.device):
-    "`(x, lengths)` of `batch` (a `Batch` or an `(x, lengths, ...)` tuple) on `device`; pinned and non-blocking on CUDA."
-    x, lengths = (batch.x, batch.lengths) if hasattr(batch, "x") else (batch[0], batch[1])
-    cuda = device.type == "cuda"
-    if cuda and x.device.type == "cpu": x, lengths = x.pin_memory(), lengths.pin_memory()
-    return x.to(device, non_blocking=cuda), lengths.to(device, non_blocking=cuda)
-
-def autocast(device: torch.device, enabled: bool):
-    "bfloat16 autocast on `device` (CUDA or CPU) when `enabled`; a context that does nothing otherwise."
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
-
-# %% ../nbs/06_train.ipynb #70531afb
-def rng_state() -> dict:
-    "The state of Python's, NumPy's (global), torch's, every initialised CUDA device's and MPS's generator, as tensors and plain values."
-    version, keys, gauss = random.getstate()
-    name, np_keys, pos, has_gauss, cached = np.random.get_state()
-    state = dict(python=[version, list(keys), gauss], torch=torch.get_rng_state(),
-                 numpy=dict(name=name, keys=torch.from_numpy(np_keys.astype(np.int64)), pos=int(pos),
-                            has_gauss=int(has_gauss), cached_gaussian=float(cached)))
-    if torch.cuda.is_available() and torch.cuda.is_initialized(): state["cuda"] = torch.cuda.get_rng_state_all()
-    if _mps_available(): state["mps"] = torch.mps.get_rng_state()
-    return state
-
-def set_rng_state(state: dict):
-    "Restore what `rng_state` captured."
-    version, keys, gauss = state["python"]
-    random.setstate((version, tuple(keys), gauss))
-    n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda"])
-    if state.get("mps") is not None and _mps_available(): torch.mps.set_rng_state(state["mps"])
-
-def seed_everything(seed: int):
-    "Seed Python, NumPy and torch (every device)."
-    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
-
-# %% ../nbs/06_train.ipynb #1d2ab983
-CKPT_FORMAT = "seqvae-checkpoint-1"
-
-class CheckpointError(RuntimeError):
-    "A checkpoint or run folder could not be written, or does not fit: the message names the file and the problem."
-
-_mkstemp = tempfile.mkstemp  # a module attribute, so a test can make the disk fail
-
-def save_checkpoint(ckpt: dict, path) -> Path:
-    "Write `ckpt` with `torch.save` to a temporary file beside `path`, then `os.replace`: a failure leaves `path` as it was."
-    path, tmp = Path(path), None
-    keep = "the previous checkpoint there is intact" if path.exists() else "no checkpoint was written"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f: torch.save(ckpt, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        if tmp is not None: Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, (OSError, RuntimeError)):
-            raise CheckpointError(f"cannot write checkpoint {path}: {getattr(e, 'strerror', None) or e}; {keep}") from e
-        raise
-    return path
-
-def load_checkpoint(path, map_location="cpu") -> dict:
-    "Load a checkpoint with `torch.load(weights_only=True)`: tensors and plain values only, never arbitrary objects."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
-    try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a loadable seqvae checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
-        raise CheckpointError(f"{path}: not a seqvae checkpoint (no format {CKPT_FORMAT!r})")
-    return ckpt
-
-# %% ../nbs/06_train.ipynb #67d31ede
-def model_config(model) -> dict | None:
-    "The model's config (`model.cfg`) as a plain dict, or None for a model without one."
-    cfg = getattr(model, "cfg", None)
-    if cfg is None: return None
-    return cfg.to_dict() if hasattr(cfg, "to_dict") else asdict(cfg)
-
-def check_model(ckpt: dict, model, path="checkpoint"):
-    "Raise `CheckpointError` naming the class, config fields or tensor shapes where `model` differs from `ckpt`."
-    problems = [] if ckpt["model_class"] == type(model).__name__ else [f"class: checkpoint {ckpt['model_class']}, model {type(model).__name__}"]
-    want, have = ckpt.get("model_config") or {}, model_config(model) or {}
-    problems += [f"{k}: checkpoint {want.get(k)!r}, model {have.get(k)!r}" for k in sorted(want.keys() | have.keys()) if want.get(k) != have.get(k)]
-    if not problems:
-        saved, own = ckpt["model"], model.state_dict()
-        problems += [f"{k}: {'missing in checkpoint' if k not in saved else f'shape {tuple(saved[k].shape)} in checkpoint, {tuple(v.shape)} in model'}"
-                     for k, v in own.items() if k not in saved or saved[k].shape != v.shape]
-        problems += [f"{k}: in checkpoint, not in model" for k in saved if k not in own]
-    if problems: raise CheckpointError(f"{path} holds a different model; it differs in " + "; ".join(problems))
-
-# %% ../nbs/06_train.ipynb #34f669e7
-def load_model(path, device="cpu"):
-    "The model saved in checkpoint `path`, rebuilt from its config (no unpickling), on `device`, in eval mode."
-    ckpt, classes = load_checkpoint(path), {"SeqVAE": SeqVAE, "LSTMLanguageModel": LSTMLanguageModel}
-    if ckpt.get("model_class") not in classes or ckpt.get("model_config") is None:
-        raise CheckpointError(f"{path}: holds a {ckpt.get('model_class')}, which load_model cannot rebuild; build the model and use load_checkpoint")
-    model = classes[ckpt["model_class"]](VAEConfig.from_dict(ckpt["model_config"]))
-    model.load_state_dict(ckpt["model"])
-    return model.to(get_device(device)).eval()
+__all__ = ['RUN_FILES', 'make_optimizer', 'steps_per_epoch', 'total_steps', 'TrainState', 'Trainer', 'run_schedule',
+           'prepare_run_dir', 'fit']
 
 # %% ../nbs/06_train.ipynb #a6a871e9
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    "Adam or SGD over `params`, at `cfg.lr` (the loop sets the rate of every step by Eqs. (2)-(3))."
+    "Adam or SGD over `params`, at `cfg.lr` (the loop sets the rate of every step by Eqs. (6.2)-(6.3))."
     params = list(params)
-    if cfg.optimizer == "sgd": return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 def steps_per_epoch(batches, world_size: int = 1) -> int:
     "Batches per epoch for each of `world_size` processes (the tail that does not split evenly is dropped)."
     try: n = len(batches)
-    except TypeError: raise TypeError("train_batches must have a length: a seqvae Batches, a list of batches or a DataLoader") from None
+    except TypeError:
+        raise TypeError("train_batches must have a length: a seqvae Batches, a list of batches or a DataLoader") from None
     if n // world_size < 1: raise ValueError(f"train_batches has {n} batch(es), fewer than the {world_size} process(es)")
     return n // world_size
 
-# %% ../nbs/06_train.ipynb #4985dc27
-@dataclass
-class History:
-    "What `fit` recorded: training records and validations as columns of lists, and events; plain values only."
-    train: dict = field(default_factory=dict)        # column -> list: step, epoch, loss, rec, kl, elbo, beta, lr, grad_norm, time_s
-    valid: dict = field(default_factory=dict)        # column -> list: step, epoch, and what `evaluate` returned
-    events: list = field(default_factory=list)       # {"step", "kind", "message"}: lr decays, bad batches, resumes, ...
-    inner_steps: list = field(default_factory=list)  # aggressive training: encoder steps before each decoder step
-    bad_steps: list = field(default_factory=list)    # steps whose batch was skipped (non-finite loss or gradient)
-    interrupted: bool = False
-    stop_reason: str = ""
-    best_step: int | None = None
-    best_elbo: float | None = None
-
-    @property
-    def n_bad_batches(self) -> int: return len(self.bad_steps)
-    def to_dict(self) -> dict: return asdict(self)
-    @classmethod
-    def from_dict(cls, d: dict): return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-    @classmethod
-    def load(cls, path):
-        "From `history.json`, or the `history.json` of a run folder."
-        path = Path(path)
-        return cls.from_dict(json.loads((path/"history.json" if path.is_dir() else path).read_text()))
-
-    def add(self, table: str, record: dict):
-        "Append `record` to the columns of `table` ('train' or 'valid'); a new key gets None for the earlier rows."
-        cols = getattr(self, table)
-        n = len(next(iter(cols.values()), []))
-        for k in record.keys() - cols.keys(): cols[k] = [None] * n
-        for k, v in cols.items(): v.append(record.get(k))
-
-# %% ../nbs/06_train.ipynb #0da3a33b
-class JsonLog:
-    "One JSON object per line in `path`, flushed at once so a killed run keeps its log; `path=None` logs nothing."
-    def __init__(self, path=None): self.path, self.f = (None if path is None else Path(path)), None
-
-    def write(self, kind: str, **record):
-        if self.path is None: return
-        try:
-            if self.f is None: self.f = open(self.path, "a", encoding="utf-8")
-            self.f.write(json.dumps({"kind": kind, "time": round(time.time(), 3), **record}) + "\n"); self.f.flush()
-        except OSError as e: raise CheckpointError(f"cannot write log {self.path}: {e.strerror or e}") from e
-
-    def truncate(self, step: int):
-        "Drop the records after `step`, and a torn last line: what a run killed after its last checkpoint left."
-        if self.path is None or not self.path.exists(): return
-        self.close()
-        keep = [r for r in JsonLog.read(self.path) if r.get("step", 0) <= step]
-        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
-
-    def close(self):
-        if self.f is not None: self.f.close(); self.f = None
-
-    @staticmethod
-    def read(path) -> list[dict]:
-        "The records of a log; a line cut short by a crash is skipped."
-        out = []
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            try: out.append(json.loads(line))
-            except json.JSONDecodeError: pass
-        return out
-
-# %% ../nbs/06_train.ipynb #f6fe573b
-def _in_notebook() -> bool:
-    ip = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
-
-def show_progress(progress: bool | None = None) -> bool:
-    "Whether to draw a progress bar: never with `progress=False` or under a test runner; otherwise in a notebook or a terminal."
-    if progress is False or os.environ.get("IN_TEST") or os.environ.get("PYTEST_CURRENT_TEST"): return False
-    return _in_notebook() or sys.stderr.isatty()
-
-def progress_bar(total: int, initial: int = 0, enabled: bool = True):
-    "A tqdm bar over steps (the notebook widget when ipywidgets is installed, else text), or None when not `enabled`."
-    if not enabled: return None
-    from tqdm.std import tqdm as bar
-    if _in_notebook():
-        with contextlib.suppress(ImportError):
-            import ipywidgets  # noqa: F401
-            from tqdm.notebook import tqdm as bar
-    return bar(total=total, initial=initial, unit="step", dynamic_ncols=True)
-
-# %% ../nbs/06_train.ipynb #ac97a650
-@contextlib.contextmanager
-def process_settings(cfg: TrainConfig):
-    "Apply `num_threads`, `flush_denormal` and `deterministic` for the block, then restore them."
-    threads, determ = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    if cfg.num_threads: torch.set_num_threads(cfg.num_threads)
-    if cfg.flush_denormal: torch.set_flush_denormal(True)
-    if cfg.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by deterministic cuBLAS
-        torch.use_deterministic_algorithms(True)
-    try: yield
-    finally:
-        torch.set_num_threads(threads); torch.use_deterministic_algorithms(determ)
-        if cfg.flush_denormal: torch.set_flush_denormal(False)
-
-@contextlib.contextmanager
-def deferred_interrupt(signals=(signal.SIGINT, signal.SIGTERM)):
-    "Yield a function that tells whether Ctrl-C (or SIGTERM) came; a second Ctrl-C raises `KeyboardInterrupt` at once."
-    hit = []
-    def handler(signum, frame):
-        if hit: raise KeyboardInterrupt
-        hit.append(signum)
-    if threading.current_thread() is not threading.main_thread(): yield lambda: bool(hit); return  # signals go to the main thread only
-    old = {s: signal.signal(s, handler) for s in signals}
-    try: yield lambda: bool(hit)
-    finally:
-        for s, h in old.items(): signal.signal(s, h)
-
-# %% ../nbs/06_train.ipynb #f73d0c6d
-def init_distributed(device="auto") -> tuple[int, int, torch.device]:
-    "`(rank, world_size, device)`; under `torchrun` (WORLD_SIZE > 1) first joins the process group: NCCL on CUDA, gloo otherwise."
-    dev = get_device(device)
-    joined = dist.is_available() and dist.is_initialized()
-    world = dist.get_world_size() if joined else int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1: return 0, 1, dev
-    if dev.type == "cuda":
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(dev)
-    if not joined: dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size(), dev
+def total_steps(epochs: int | None, max_steps: int | None, per_epoch: int) -> int:
+    "Optimizer steps of a run: `max_steps`, or `epochs` passes of `per_epoch` steps, whichever comes first."
+    return min(s for s in (max_steps, epochs and epochs * per_epoch) if s)
 
 # %% ../nbs/06_train.ipynb #cbeb5b64
 @dataclass
@@ -373,52 +64,57 @@ class TrainState:
 
 # %% ../nbs/06_train.ipynb #5a7c4c58
 class Trainer:
-    "One training run: model on its device, optimizer, beta schedule, counters, history, run folder. `fit` drives it."
-    def __init__(self, model, train_batches, valid_batches=None, cfg: TrainConfig | None = None, run_dir=None, callbacks=()):
-        self.cfg = cfg = (cfg or TrainConfig()).validate()
+    "One training run: model on its device, optimizer, beta schedule, step strategy, counters, history, run folder."
+    def __init__(self, model, train_batches, valid_batches=None, cfg: TrainConfig | None = None, run_dir=None,
+                 callbacks=(), optimizer=None, evaluator=evaluate):
+        self.cfg = cfg = (cfg or TrainConfig()).check()
         self.train_batches, self.valid_batches, self.callbacks = train_batches, valid_batches, list(callbacks)
+        self.evaluator = evaluator
         self.rank, self.world, self.device = init_distributed(cfg.device)
-        self.module = model.to(self.device) if cfg.autocast_lstm is None else set_lstm_autocast(model.to(self.device), cfg.autocast_lstm)
+        self.module = model.to(self.device)
+        if cfg.autocast_lstm is not None: set_lstm_autocast(self.module, cfg.autocast_lstm)
         self.model = self.module if self.world == 1 else torch.nn.parallel.DistributedDataParallel(
             self.module, device_ids=[self.device] if self.device.type == "cuda" else None)
-        self.opt = make_optimizer(self.module.parameters(), cfg)
+        self.opt = (make_optimizer(self.module.parameters(), cfg) if optimizer is None
+                    else optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer(self.module.parameters()))
+        self.base_lrs = [g["lr"] for g in self.opt.param_groups]
         self.steps_per_epoch = steps_per_epoch(train_batches, self.world)
-        self.total_steps = min(s for s in (cfg.max_steps, cfg.epochs and cfg.epochs * self.steps_per_epoch) if s)
-        self.schedule = (cfg.beta or ScheduleConfig("constant", total_steps=self.total_steps)).build()
+        self.total_steps = total_steps(cfg.epochs, cfg.max_steps, self.steps_per_epoch)
+        self.schedule = run_schedule(cfg.beta, self.total_steps).build()
         self.lr_restart = self.schedule.lr_lambda(cfg.lr_min_factor) if cfg.lr_schedule == "cosine_restarts" else None
-        self.state, self.history, self.stop_reason, self.metrics = TrainState(aggressive=cfg.aggressive), History(), None, None
+        self.state, self.history = TrainState(aggressive=cfg.aggressive), History()
+        self.stop_reason, self.metrics, self.interrupt = None, None, False
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.writes = self.rank == 0 and self.run_dir is not None
         self.log, self.bar = JsonLog(self.run_dir/"log.jsonl" if self.writes else None), None
-        self.best_state, self.valid_step, self.plan_cache, self.time_base, self.t0 = None, -1, None, 0.0, time.perf_counter()
+        self.best_state, self.valid_step, self.time_base, self.t0 = None, -1, 0.0, time.perf_counter()
         self.check_setup()
+        self.strategy = (AggressiveStep if cfg.aggressive else PlainStep)(self)
 
 # %% ../nbs/06_train.ipynb #0b603df1
+def run_schedule(beta: ScheduleConfig | None, steps: int) -> ScheduleConfig:
+    "The beta schedule of a run of `steps` steps: `beta` spanning them when its `total_steps` is None; 1 without one."
+    beta = beta or ScheduleConfig("constant", total_steps=None)
+    if beta.total_steps is None: return replace(beta, total_steps=steps)
+    if beta.kind != "constant" and beta.total_steps != steps:
+        warnings.warn(f"the beta schedule spans {beta.total_steps} steps but this run takes {steps}")
+    return beta
+
 @patch
 def check_setup(self: Trainer):
     "Refuse settings that cannot work together, before the first step."
-    cfg, valid = self.cfg, self.valid_batches is not None
-    needs_valid = [n for n, on in (("lr_schedule='plateau'", cfg.lr_schedule == "plateau"), ("early_stopping", cfg.early_stopping),
-                                   ("aggressive", cfg.aggressive)) if on]
-    if needs_valid and not valid: raise ValueError(f"{', '.join(needs_valid)} need(s) valid_batches")
-    if cfg.aggressive and not hasattr(self.module, "encoder"): raise ValueError("aggressive training needs a model with an .encoder (a SeqVAE)")
-    if cfg.aggressive and self.world > 1: raise ValueError("aggressive training runs in one process; launch without torchrun")
-    if cfg.beta and cfg.beta.kind != "constant" and cfg.beta.total_steps != self.total_steps:
-        warnings.warn(f"the beta schedule spans {cfg.beta.total_steps} steps but this run takes {self.total_steps}")
-    enc = set(map(id, self.module.encoder.parameters())) if cfg.aggressive else set()
-    self.params = list(self.module.parameters())
-    self.enc_params = [p for p in self.params if id(p) in enc]
-    self.dec_params = [p for p in self.params if id(p) not in enc]
+    cfg = self.cfg
+    needs_valid = [n for n, on in (("lr_schedule='plateau'", cfg.lr_schedule == "plateau"),
+                                   ("early_stopping", cfg.early_stopping), ("aggressive", cfg.aggressive)) if on]
+    if needs_valid and self.valid_batches is None: raise ValueError(f"{', '.join(needs_valid)} need(s) valid_batches")
 
 # %% ../nbs/06_train.ipynb #ac75aef5
-def _has_plan(batches) -> bool: return hasattr(batches, "plan") and hasattr(batches, "batch")
-
 @patch
 def epoch_batches(self: Trainer):
     "This process's batches of the current epoch, from position `batch_in_epoch` on."
     st, tb = self.state, self.train_batches
     if hasattr(tb, "set_epoch"): tb.set_epoch(st.epoch)
-    if _has_plan(tb):
+    if has_plan(tb):
         mine = tb.plan(st.epoch)[self.rank::self.world][:self.steps_per_epoch]
         return (tb.batch(rows) for rows in mine[st.batch_in_epoch:])
     mine = itertools.islice(tb, self.rank, None, self.world)
@@ -427,10 +123,18 @@ def epoch_batches(self: Trainer):
 # %% ../nbs/06_train.ipynb #15fd2493
 @patch
 def set_lr(self: Trainer) -> float:
-    "Eqs. (2)-(3): the rate of this step, set on every parameter group."
-    lr = self.cfg.lr * self.state.lr_scale * (self.lr_restart(self.state.step) if self.lr_restart else 1.0)
-    for g in self.opt.param_groups: g["lr"] = lr
-    return lr
+    "Eqs. (6.2)-(6.3): the rate multiplier of this step, applied to each parameter group's base rate; returns the first rate."
+    scale = self.state.lr_scale * (self.lr_restart(self.state.step) if self.lr_restart else 1.0)
+    for g, base in zip(self.opt.param_groups, self.base_lrs): g["lr"] = base * scale
+    return self.base_lrs[0] * scale
+
+@patch
+def inputs(self: Trainer, batch) -> tuple:
+    "The model's positional inputs for `batch` on the device: `model.inputs(batch)` if it has one, else (x, lengths)."
+    make = getattr(self.module, "inputs", None)
+    if make is None: return to_device(batch, self.device)
+    cuda = self.device.type == "cuda"
+    return tuple(t.to(self.device, non_blocking=cuda) if torch.is_tensor(t) else t for t in make(batch))
 
 @patch
 def agree(self: Trainer, *flags) -> list[bool]:
@@ -444,43 +148,50 @@ def agree(self: Trainer, *flags) -> list[bool]:
 def bad_batch(self: Trainer, what: str):
     "Count a batch whose loss or gradient is not finite, or stop with an error naming the step."
     st, h = self.state, self.history
+    where = f"{what} at step {st.step} (epoch {st.epoch}, batch {st.batch_in_epoch})"
     h.bad_steps.append(st.step)
-    self.event("bad_batch", f"{what} at step {st.step} (epoch {st.epoch}, batch {st.batch_in_epoch}); batch skipped")
+    self.event("bad_batch", f"{where}; batch skipped")
     if h.n_bad_batches > self.cfg.max_bad_batches:
-        last = f"; the last good checkpoint is {self.run_dir/'last.pt'}" if self.writes and (self.run_dir/"last.pt").exists() else ""
-        raise FloatingPointError(f"{what} at step {st.step} (epoch {st.epoch}, batch {st.batch_in_epoch}); "
-                                 f"{h.n_bad_batches} bad batch(es), max_bad_batches={self.cfg.max_bad_batches}{last}")
+        last = self.run_dir/"last.pt" if self.writes else None
+        last = f"; the last good checkpoint is {last}" if last is not None and last.exists() else ""
+        raise FloatingPointError(f"{where}; {h.n_bad_batches} bad batch(es), "
+                                 f"max_bad_batches={self.cfg.max_bad_batches}{last}")
 
 # %% ../nbs/06_train.ipynb #549bc0e9
+def _scalars(out: dict) -> list[str]:
+    "The names of the 0-dimensional tensors in a model's output, `loss` first: what the loop records."
+    return ["loss"] + [k for k, v in out.items() if k != "loss" and torch.is_tensor(v) and v.dim() == 0]
+
 @patch
 def train_step(self: Trainer, batch, interrupted=lambda: False):
-    "One step of Eq. (1): beta and rate, (aggressive encoder steps), forward, backward, clip, update unless non-finite."
+    "One step of Eq. (6.1): beta and rate, the strategy's own steps, forward, backward, clip, update unless non-finite."
     st, cfg = self.state, self.cfg
     beta, lr = float(self.schedule(st.step)), self.set_lr()
-    x, lengths = to_device(batch, self.device)
-    inner = self.aggressive_steps(x, lengths, beta) if st.aggressive else None
-    params = self.dec_params if st.aggressive else self.params     # in aggressive mode this is the decoder step
+    inputs = self.inputs(batch)
+    inner = self.strategy.before(inputs, beta)
     self.opt.zero_grad(set_to_none=True)
-    with autocast(self.device, cfg.autocast): out = self.model(x, lengths, beta=beta)
+    with autocast(self.device, cfg.autocast): out = self.model(*inputs, beta=beta)
     out["loss"].backward()
-    gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or math.inf)
-    vals = torch.stack([out[k].detach().float() for k in ("loss", "rec", "kl")] + [gnorm.float()]).tolist()  # one sync
+    gnorm = torch.nn.utils.clip_grad_norm_(self.strategy.trained(), cfg.grad_clip or math.inf)
+    names = _scalars(out) + ["grad_norm"]
+    vals = torch.stack([out[k].detach().float() for k in names[:-1]] + [gnorm.float()]).tolist()  # one sync
     bad, self.interrupt = self.agree(not all(map(math.isfinite, vals)), interrupted())
     if bad: self.bad_batch("non-finite " + ("loss" if not math.isfinite(vals[0]) else "gradient"))
     else:
-        for p in self.enc_params if st.aggressive else (): p.grad = None   # the decoder step leaves the encoder alone
+        for p in self.strategy.frozen(): p.grad = None
         self.opt.step()
-    self.record(None if bad else vals, beta, lr, inner)
-    st.step += 1; st.batch_in_epoch += 1
+    self.record(None if bad else dict(zip(names, vals)), beta, lr, inner)
+    st.step += 1
+    st.batch_in_epoch += 1
     if self.bar is not None: self.bar.update(1)
 
 # %% ../nbs/06_train.ipynb #24092390
 @patch
-def record(self: Trainer, vals, beta: float, lr: float, inner):
-    "Add this step to the running window; every `log_every` steps, write its means to the history, log and bar."
+def record(self: Trainer, stats: dict | None, beta: float, lr: float, inner: int | None):
+    "Add this step's `stats` to the running window; every `log_every` steps, write its means to the history and log."
     w = self.state.window
-    if vals is not None:
-        for k, v in zip(("loss", "rec", "kl", "grad_norm"), vals): w[k] = w.get(k, 0.0) + v
+    if stats is not None:
+        for k, v in stats.items(): w[k] = w.get(k, 0.0) + v
         w["n"] = w.get("n", 0) + 1
     if inner is not None: w["inner"], w["n_inner"] = w.get("inner", 0) + inner, w.get("n_inner", 0) + 1
     w["beta"], w["lr"] = beta, lr
@@ -490,19 +201,23 @@ def record(self: Trainer, vals, beta: float, lr: float, inner):
 def flush_window(self: Trainer, step: int):
     "Write the window's means (over all processes) as one training record, and empty it."
     w, st = self.state.window, self.state
-    keys = ("loss", "rec", "kl", "grad_norm", "n", "inner", "n_inner")
-    sums = [float(w.get(k, 0.0)) for k in keys]
+    if not w: return
+    keys = sorted(k for k in w if k not in ("beta", "lr"))   # the same in every process: they skip the same steps
+    sums = [float(w[k]) for k in keys]
     if self.world > 1:
         t = torch.tensor(sums, dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
-        dist.all_reduce(t); sums = t.tolist()
+        dist.all_reduce(t)
+        sums = t.tolist()
     s = dict(zip(keys, sums))
-    if s["n"] == 0 and not w: return
-    mean = {k: s[k] / s["n"] if s["n"] else None for k in ("loss", "rec", "kl", "grad_norm")}
-    rec = dict(step=step, epoch=st.epoch, **mean, elbo=None if s["n"] == 0 else -(mean["rec"] + mean["kl"]),
-               beta=w.get("beta"), lr=w.get("lr"), time_s=round(self.clock(), 3))
-    if s["n_inner"]: rec["inner_steps"] = s["inner"] / s["n_inner"]
-    self.history.add("train", rec); self.log.write("train", **rec)
-    if self.bar is not None and s["n"]: self.bar.set_postfix(loss=f"{mean['loss']:.3g}", rec=f"{mean['rec']:.3g}", kl=f"{mean['kl']:.3g}", beta=f"{rec['beta']:.2f}")
+    n, inner, n_inner = s.pop("n", 0), s.pop("inner", 0.0), s.pop("n_inner", 0)
+    mean = {k: v / n for k, v in s.items()} if n else {}
+    if "elbo" not in mean and {"rec", "kl"} <= mean.keys(): mean["elbo"] = -(mean["rec"] + mean["kl"])
+    rec = dict(step=step, epoch=st.epoch, **mean, beta=w.get("beta"), lr=w.get("lr"), time_s=round(self.clock(), 3))
+    if n_inner: rec["inner_steps"] = inner / n_inner
+    self.history.add("train", rec)
+    self.log.write("train", **rec)
+    if self.bar is not None and n:
+        self.bar.set_postfix({k: f"{mean[k]:.3g}" for k in ("loss", "rec", "kl") if k in mean}, beta=f"{rec['beta']:.2f}")
     st.window = {}
 
 @patch
@@ -512,20 +227,23 @@ def clock(self: Trainer) -> float: return self.time_base + time.perf_counter() -
 def event(self: Trainer, kind: str, message: str):
     "Note something that happened, in the history and the log."
     e = dict(step=self.state.step, kind=kind, message=message)
-    self.history.events.append(e); self.log.write("event", step=e["step"], event=kind, message=message)
+    self.history.events.append(e)
+    self.log.write("event", step=e["step"], event=kind, message=message)
 
 # %% ../nbs/06_train.ipynb #80c85256
 @patch
 def validate(self: Trainer) -> dict | None:
-    "Evaluate with beta = 1 under a fixed seed, record it, and act on it (`judge`)."
+    "The validation pass: `evaluator` (by default `evaluate`) at beta = 1 under a fixed seed, recorded, then `judge`d."
     if self.valid_batches is None: return None
     devices = [self.device.index or 0] if self.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(self.cfg.seed + 1_000_003)
-        m = evaluate(self.module, self.valid_batches, n_iw=self.cfg.eval_n_iw, seed=self.cfg.seed)
-    self.metrics = {k: float(v) for k, v in m.items() if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
+        m = self.evaluator(self.module, self.valid_batches, n_iw=self.cfg.eval_n_iw, seed=self.cfg.seed)
+    number = lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+    self.metrics = {k: float(v) for k, v in m.items() if number(v)}
     rec = dict(step=self.state.step, epoch=self.state.epoch, **self.metrics)
-    self.history.add("valid", rec); self.log.write("valid", **rec)
+    self.history.add("valid", rec)
+    self.log.write("valid", **rec)
     self.valid_step = self.state.step
     self.judge(self.metrics)
     self.callback("valid")
@@ -534,35 +252,37 @@ def validate(self: Trainer) -> dict | None:
 # %% ../nbs/06_train.ipynb #9b104ab0
 @patch
 def judge(self: Trainer, m: dict):
-    "Best model, Eq. (2)'s plateau decay with reload, early stopping, and the end of aggressive training, from metrics `m`."
+    "Best model, Eq. (6.2)'s plateau decay with reload, early stopping, and the strategy's own decision, from metrics `m`."
     st, h, cfg = self.state, self.history, self.cfg
     if h.best_elbo is None or m["elbo"] > h.best_elbo:
         h.best_elbo, h.best_step, st.since_best = m["elbo"], st.step, 0
-        if cfg.lr_schedule == "plateau": self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
+        if cfg.lr_schedule == "plateau":
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
         self.save("best.pt")
     else: st.since_best += 1
     if cfg.lr_schedule == "plateau" and st.epoch >= cfg.lr_decay_after and st.since_best >= cfg.lr_patience:
-        self.module.load_state_dict(self.best_state); self.opt.state.clear()
+        self.module.load_state_dict(self.best_state)
+        self.opt.state.clear()
         st.lr_scale, st.n_lr_decays, st.since_best = st.lr_scale * cfg.lr_decay, st.n_lr_decays + 1, 0
-        self.event("lr_decay", f"lr x{cfg.lr_decay} ({st.n_lr_decays} of {cfg.max_lr_decays}); best model of step {h.best_step} reloaded")
+        self.event("lr_decay", f"lr x{cfg.lr_decay} ({st.n_lr_decays} of {cfg.max_lr_decays}); "
+                               f"best model of step {h.best_step} reloaded")
         if st.n_lr_decays >= cfg.max_lr_decays: self.stop_reason = f"learning rate decayed {st.n_lr_decays} times"
     if cfg.early_stopping and st.since_best >= cfg.early_stopping:
         self.stop_reason = f"no better validation ELBO in {st.since_best} validations"
-    if st.aggressive and "mi" in m:
-        if st.prev_mi is not None and m["mi"] < st.prev_mi:
-            st.aggressive = False; self.event("aggressive_off", f"validation MI fell from {st.prev_mi:.4g} to {m['mi']:.4g}")
-        st.prev_mi = m["mi"]
+    self.strategy.after_validation(m)
 
 # %% ../nbs/06_train.ipynb #536554dc
 @patch
 def checkpoint(self: Trainer) -> dict:
-    "Everything needed to continue exactly, as tensors and plain values (called by every process: it gathers their random states)."
+    "Everything needed to continue exactly, as tensors and plain values (every process calls it: it gathers their random states)."
     from seqvae import __version__
     rng = [rng_state()]
-    if self.world > 1: rng = [None] * self.world; dist.all_gather_object(rng, rng_state())
+    if self.world > 1:
+        rng = [None] * self.world
+        dist.all_gather_object(rng, rng_state())
     self.state.train_time_s = self.clock()
     return dict(format=CKPT_FORMAT, seqvae_version=__version__, model_class=type(self.module).__name__,
-                model_config=model_config(self.module), train_config=self.cfg.to_dict(), world_size=self.world,
+                model_config=config_of(self.module), train_config=self.cfg.to_dict(), world_size=self.world,
                 model=self.module.state_dict(), optimizer=self.opt.state_dict(), schedule=self.schedule.state_dict(),
                 state=asdict(self.state), rng=rng, history=self.history.to_dict())
 
@@ -585,18 +305,22 @@ def resume(self: Trainer) -> bool:
     ckpt = load_checkpoint(path)
     check_model(ckpt, self.module, path)
     saved = TrainConfig.from_dict(ckpt["train_config"]).to_dict()
-    diff = [f"{k}: checkpoint {saved[k]!r}, now {v!r}" for k, v in self.cfg.to_dict().items() if k not in _FREE_ON_RESUME and saved.get(k) != v]
+    diff = [f"{k}: checkpoint {saved[k]!r}, now {v!r}" for k, v in self.cfg.to_dict().items()
+            if k not in _FREE_ON_RESUME and saved.get(k) != v]
     if diff: raise ValueError(f"{path} was made with other training settings; resume with the same ones: " + "; ".join(diff))
     if ckpt["world_size"] != self.world: raise ValueError(f"{path} was made by {ckpt['world_size']} process(es), not {self.world}")
-    self.module.load_state_dict(ckpt["model"]); self.opt.load_state_dict(ckpt["optimizer"])
+    self.module.load_state_dict(ckpt["model"])
+    self.opt.load_state_dict(ckpt["optimizer"])
     self.schedule.load_state_dict(ckpt["schedule"], strict=False)   # cfg.beta was compared above
     self.state, self.history = TrainState(**ckpt["state"]), History.from_dict(ckpt["history"])
     set_rng_state(ckpt["rng"][self.rank])
-    self.time_base, self.t0, self.valid_step = self.state.train_time_s, time.perf_counter(), (self.history.valid.get("step") or [-1])[-1]
+    self.time_base, self.t0 = self.state.train_time_s, time.perf_counter()
+    self.valid_step = (self.history.valid.get("step") or [-1])[-1]
     if self.cfg.lr_schedule == "plateau" and self.history.best_step is not None:
         self.best_state = load_checkpoint(self.run_dir/"best.pt")["model"]
     self.log.truncate(self.state.step)
-    self.event("resume", f"resumed from {path} at step {self.state.step} (epoch {self.state.epoch}, batch {self.state.batch_in_epoch})")
+    st = self.state
+    self.event("resume", f"resumed from {path} at step {st.step} (epoch {st.epoch}, batch {st.batch_in_epoch})")
     return True
 
 # %% ../nbs/06_train.ipynb #8513e231
@@ -605,12 +329,13 @@ def after_step(self: Trainer):
     "Validate when due, end the epoch, stop at the last step, and write `last.pt` when due."
     st, cfg = self.state, self.cfg
     epoch_end, last = st.batch_in_epoch >= self.steps_per_epoch, st.step >= self.total_steps
-    if (cfg.eval_every and st.step % cfg.eval_every == 0) or (epoch_end and not cfg.eval_every) or (last and self.valid_step != st.step):
-        self.validate()
-    if epoch_end: st.epoch, st.batch_in_epoch, self.plan_cache = st.epoch + 1, 0, None
+    due = st.step % cfg.eval_every == 0 if cfg.eval_every else epoch_end
+    if due or (last and self.valid_step != st.step): self.validate()
+    if epoch_end: st.epoch, st.batch_in_epoch = st.epoch + 1, 0
     if last and self.stop_reason is None: self.stop_reason = "done"
     if self.stop_reason: self.flush_window(st.step)
-    if epoch_end or self.stop_reason or self.interrupt or (cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0): self.save("last.pt")
+    periodic = cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0
+    if epoch_end or self.stop_reason or self.interrupt or periodic: self.save("last.pt")
     self.callback("step")
 
 @patch
@@ -632,222 +357,45 @@ def run(self: Trainer, interrupted=lambda: False) -> History:
                 self.after_step()
                 if self.interrupt: self.stop_reason = "interrupted"
                 if self.stop_reason: break
-            if n == 0: raise ValueError(f"train_batches gave no batch at epoch {st.epoch}, position {st.batch_in_epoch}; it must be re-iterable and as long as len()")
+            if n == 0: raise ValueError(f"train_batches gave no batch at epoch {st.epoch}, position {st.batch_in_epoch}; "
+                                        "it must be re-iterable and as long as len()")
     finally:
         if self.bar is not None: self.bar.close()
         self.log.close()
     self.history.interrupted, self.history.stop_reason = self.interrupt, self.stop_reason or "done"
-    if self.writes: _save_json(self.history.to_dict(), self.run_dir/"history.json")
+    if self.writes: save_json(self.history.to_dict(), self.run_dir/"history.json")
     return self.history
 
 # %% ../nbs/06_train.ipynb #a60c7d61
-def _save_json(obj, path) -> Path:
-    "Write `obj` as indented JSON, atomically (without importing the notebook runner of `seqvae.experiment`)."
-    atomic_write_text(path, json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)) + "\n")
-    return Path(path)
+RUN_FILES = ("last.pt", "best.pt", "log.jsonl", "history.json")   # what `fit` writes into a run folder
 
-def _prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool):
+def prepare_run_dir(run_dir, resume: bool = False, overwrite: bool = False):
+    "Make `run_dir` ready for a run, or refuse, naming why, before anything in it is changed."
+    run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = _mkstemp(dir=run_dir, prefix=".write-test.")
-        os.close(fd); os.unlink(probe)
+        fd, probe = _ckpt._mkstemp(dir=run_dir, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as e: raise CheckpointError(f"run folder {run_dir} is not writable: {e.strerror or e}") from e
     for stale in run_dir.glob(".*.pt.*.tmp"): stale.unlink(missing_ok=True)   # left by a run killed while writing
     if (run_dir/"last.pt").exists() and not resume:
-        if not overwrite: raise FileExistsError(f"{run_dir} holds a run (last.pt); pass resume=True to continue it or overwrite=True to replace it")
-        for f in ("last.pt", "best.pt", "log.jsonl", "history.json"): (run_dir/f).unlink(missing_ok=True)
+        if not overwrite:
+            raise FileExistsError(f"{run_dir} holds a run (last.pt); pass resume=True to continue it "
+                                  "or overwrite=True to replace it")
+        for f in RUN_FILES: (run_dir/f).unlink(missing_ok=True)
 
-def fit(model, train_batches, valid_batches=None, cfg: TrainConfig | None = None, run_dir=None,
-        resume: bool = False, overwrite: bool = False, callbacks=()) -> History:
-    "Train `model` (its `forward(x, lengths, beta)` returns loss, rec, kl) on `train_batches`, validating on `valid_batches`."
+def fit(model, train_batches, valid_batches=None, cfg: TrainConfig | None = None, run_dir=None, resume: bool = False,
+        overwrite: bool = False, callbacks=(), optimizer=None, evaluator=evaluate) -> History:
+    "Train `model` (see the protocol above) on `train_batches`, validating on `valid_batches`; its `History`."
     cfg = cfg or TrainConfig()
-    with process_settings(cfg):
-        trainer = Trainer(model, train_batches, valid_batches, cfg, run_dir, callbacks)
+    with process_settings(cfg.num_threads, cfg.flush_denormal, cfg.deterministic):
+        trainer = Trainer(model, train_batches, valid_batches, cfg, run_dir, callbacks, optimizer, evaluator)
         failed = None
         if trainer.writes:
-            try: _prepare_run_dir(trainer.run_dir, resume, overwrite)
+            try: prepare_run_dir(trainer.run_dir, resume, overwrite)
             except Exception as e: failed = e
-        if trainer.agree(failed is not None)[0]: raise failed or CheckpointError(f"process 0 could not prepare {trainer.run_dir}")
+        if trainer.agree(failed is not None)[0]:
+            raise failed or CheckpointError(f"process 0 could not prepare {trainer.run_dir}")
         if not (resume and trainer.resume()): seed_everything(cfg.seed + trainer.rank)
         with deferred_interrupt() as interrupted: return trainer.run(interrupted)
-
-# %% ../nbs/06_train.ipynb #08ae5591
-def _smooth(values, k: int):
-    "Trailing mean over `k` records (None kept as gaps)."
-    v = np.array([np.nan if x is None else x for x in values], dtype=float)
-    if k <= 1 or len(v) == 0: return v
-    c = np.convolve(np.nan_to_num(v), np.ones(k), "full")[:len(v)]
-    n = np.convolve(~np.isnan(v), np.ones(k), "full")[:len(v)]
-    return np.where(n > 0, c / np.maximum(n, 1), np.nan)
-
-def plot_history(history, axes=None, smooth: int = 1):
-    "Curves against the step: rec and kl, beta (and lr when it varies), ELBO; training records averaged over `smooth`."
-    import matplotlib.pyplot as plt
-    h = history if isinstance(history, History) else History.from_dict(history) if isinstance(history, dict) else History.load(history)
-    if axes is None: _, axes = plt.subplots(1, 3, figsize=(13, 3.2))
-    t, v = h.train, h.valid
-    for k, c in (("rec", "C0"), ("kl", "C1")):
-        if k in t: axes[0].plot(t["step"], _smooth(t[k], smooth), c, label=f"{k}, train")
-        if k in v: axes[0].plot(v["step"], v[k], c + "o--", label=f"{k}, valid")
-    axes[0].set(xlabel="step", ylabel="nats per sentence", title="rec and kl"); axes[0].legend(fontsize=8)
-    if "beta" in t: axes[1].plot(t["step"], t["beta"], "C2")
-    if len(set(t.get("lr", []))) > 1: axes[1].twinx().plot(t["step"], t["lr"], "C3:")
-    axes[1].set(xlabel="step", ylabel="beta", title="beta" + (" (solid), lr (dotted)" if len(set(t.get("lr", []))) > 1 else ""))
-    if "elbo" in t: axes[2].plot(t["step"], _smooth(t["elbo"], smooth), "C4", label="train batches")
-    if "elbo" in v: axes[2].plot(v["step"], v["elbo"], "C5o--", label="valid")
-    axes[2].set(xlabel="step", ylabel="nats per sentence", title="ELBO (beta = 1)"); axes[2].legend(fontsize=8)
-    axes[0].figure.tight_layout()
-    return axes
-
-# %% ../nbs/06_train.ipynb #9e0a41f3
-@patch
-def random_batch(self: Trainer, k: int):
-    "A training batch drawn at random, deterministically in (seed, step, k): He et al.'s 'fresh batch' for inner step k."
-    rng, tb = np.random.default_rng([self.cfg.seed, self.state.step, k]), self.train_batches
-    if _has_plan(tb):
-        if self.plan_cache is None: self.plan_cache = tb.plan(self.state.epoch)
-        return tb.batch(self.plan_cache[rng.integers(len(self.plan_cache))])
-    if self.plan_cache is None: self.plan_cache = list(tb)
-    return self.plan_cache[rng.integers(len(self.plan_cache))]
-
-@patch
-def aggressive_steps(self: Trainer, x, lengths, beta: float) -> int:
-    "Eq. (5): encoder-only steps, on this batch and then on fresh ones, until the loss per token stops falling."
-    cfg, prev, acc, n_tok, k = self.cfg, math.inf, 0.0, 0, 0
-    for k in range(1, cfg.aggressive_max_inner + 1):
-        if k > 1: x, lengths = to_device(self.random_batch(k), self.device)
-        self.opt.zero_grad(set_to_none=True)
-        with autocast(self.device, cfg.autocast): loss = self.model(x, lengths, beta=beta)["loss"]
-        loss.backward()
-        value = loss.item()
-        if not math.isfinite(value): self.bad_batch(f"non-finite loss in aggressive inner step {k}"); break
-        torch.nn.utils.clip_grad_norm_(self.enc_params, cfg.grad_clip or math.inf)
-        for p in self.dec_params: p.grad = None                       # the encoder alone moves
-        self.opt.step()
-        acc, n_tok = acc + value * len(lengths), n_tok + int((lengths - 1).sum())
-        if k % cfg.aggressive_check_every == 0:
-            if acc / n_tok > prev: break
-            prev, acc, n_tok = acc / n_tok, 0.0, 0
-    self.history.inner_steps.append(k)
-    return k
-
-# %% ../nbs/06_train.ipynb #dfbd9b25
-def _literal(s: str):
-    "A command-line value: a Python literal where it parses (`none` is None), else the string."
-    if s.lower() == "none": return None
-    try: return ast.literal_eval(s)
-    except (ValueError, SyntaxError): return s
-
-def _field_options(cls, prefix: str = "", skip=()) -> dict:
-    "`{dest: field name}` for the options that `_add_fields` makes from dataclass `cls`."
-    return {(prefix + f.name).replace("-", "_"): f.name for f in fields(cls) if f.name not in skip}
-
-def _field_comments(cls) -> dict:
-    "The trailing `# comment` of each field in the source of dataclass `cls` (empty where there is none)."
-    import inspect, re
-    try: src = inspect.getsource(cls)
-    except (OSError, TypeError): return {}
-    return dict(re.findall(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", src, flags=re.M))
-
-def _add_fields(parser, cls, prefix: str = "", skip=()):
-    "One `--option` per field of dataclass `cls`, its help from the field's comment; absent options keep the dataclass default."
-    group, notes = parser.add_argument_group(f"{cls.__name__} ({cls.__doc__.split(';')[0]})"), _field_comments(cls)
-    for dest, name in _field_options(cls, prefix, skip).items():
-        f = next(f for f in fields(cls) if f.name == name)
-        default = f.default if f.default is not MISSING else None
-        flag, text = "--" + dest.replace("_", "-"), (notes.get(name, "") + "; " if name in notes else "").replace("%", "%%")
-        if isinstance(default, bool) or f.type in ("bool", "bool | None"):
-            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=f"{text}default {default}")
-        else: group.add_argument(flag, dest=dest, type=_literal, default=argparse.SUPPRESS, metavar="V", help=f"{text}default {default!r}")
-
-def _given(args, cls, prefix: str = "", skip=()) -> dict:
-    return {name: getattr(args, dest) for dest, name in _field_options(cls, prefix, skip).items() if hasattr(args, dest)}
-
-# %% ../nbs/06_train.ipynb #5557b887
-def add_train_commands(subparsers):
-    "Add `train` and `evaluate` to the `seqvae` command's subparsers."
-    t = subparsers.add_parser("train", help="train a VAE (or language model) on a corpus into a run folder")
-    t.add_argument("--corpus", default="synthetic", help="corpus name (synthetic, ptb, yahoo, yelp_short, ...) or folder")
-    t.add_argument("--out", required=True, help="run folder")
-    t.add_argument("--model", default="vae", choices=["vae", "lm"])
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--max-len", type=int, default=None, help="truncate sentences to this many words")
-    t.add_argument("--max-vocab", type=int, default=None)
-    t.add_argument("--max-train", type=int, default=None, help="use a fixed random subset of the training sentences")
-    t.add_argument("--data-root", default=None, help="data folder (default $SEQVAE_DATA or the cache)")
-    t.add_argument("--split", default="auto", choices=["auto", "published"])
-    t.add_argument("--corpus-seed", type=int, default=0, help="seed of a generated corpus and of --max-train's subset")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
-    t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
-    _add_fields(t, VAEConfig, skip={"vocab_size"})
-    _add_fields(t, TrainConfig, skip={"beta"})
-    _add_fields(t, ScheduleConfig, prefix="beta_")
-    t._option_string_actions["--beta-total-steps"].help = "T of the beta schedule; default: the run's number of steps"
-    e = subparsers.add_parser("evaluate", help="evaluate a checkpoint of `seqvae train` (He et al.'s protocol)")
-    e.add_argument("checkpoint", help="best.pt or last.pt in a run folder")
-    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    e.add_argument("--n-iw", type=int, default=500, help="importance samples for the NLL (0: skip it)")
-    e.add_argument("--batch-size", type=int, default=32)
-    e.add_argument("--device", default="auto")
-    e.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo estimates")
-    e.add_argument("--out", default=None, help="metrics file (default: beside the checkpoint)")
-    return subparsers
-
-# %% ../nbs/06_train.ipynb #6bcbb43b
-def _corpus_options(args) -> dict:
-    return dict(name=args.corpus, root=args.data_root, split=args.split, max_vocab=args.max_vocab, max_train=args.max_train,
-                seed=args.corpus_seed)
-
-def train_command(args) -> int:
-    "`seqvae train`: load the corpus, build the model and configs, `fit` into `--out`, plot the curves."
-    out, copts = Path(args.out), _corpus_options(args)
-    corpus = load_corpus(**copts)
-    tcfg = TrainConfig(**_given(args, TrainConfig, skip={"beta"}))
-    train = corpus.batches("train", args.batch_size, shuffle=True, seed=tcfg.seed, max_len=args.max_len)
-    valid = corpus.batches("valid", args.batch_size, max_len=args.max_len)
-    total = min(s for s in (tcfg.max_steps, tcfg.epochs and tcfg.epochs * len(train)) if s)
-    tcfg.beta = ScheduleConfig(**{"total_steps": total, **_given(args, ScheduleConfig, prefix="beta_")})
-    vcfg = VAEConfig(vocab_size=len(corpus.vocab), **_given(args, VAEConfig, skip={"vocab_size"}))
-    torch.manual_seed(tcfg.seed)
-    model = (SeqVAE if args.model == "vae" else LSTMLanguageModel)(vcfg)
-    if not args.resume or not (out/"last.pt").exists():
-        out.mkdir(parents=True, exist_ok=True)
-        corpus.vocab.save(out/"vocab.json")
-        _save_json(dict(corpus={**copts, "root": None if copts["root"] is None else str(copts["root"]), "split_note": corpus.split_note},
-                       model=args.model, model_config=vcfg.to_dict(), train_config=tcfg.to_dict(), batch_size=args.batch_size,
-                       max_len=args.max_len, command=sys.argv), out/"run.json")
-    h = fit(model, train, valid, tcfg, run_dir=out, resume=args.resume, overwrite=args.overwrite)
-    from matplotlib.figure import Figure    # no pyplot: leaves the caller's backend alone
-    fig = Figure(figsize=(13, 3.2)); plot_history(h, fig.subplots(1, 3)); fig.savefig(out/"curves.png", dpi=100)
-    print(json.dumps(dict(run_dir=str(out), stop_reason=h.stop_reason, best_step=h.best_step, best_valid_elbo=h.best_elbo,
-                          interrupted=h.interrupted)))
-    return 130 if h.interrupted else 0
-
-# %% ../nbs/06_train.ipynb #3c5fd96a
-def evaluate_command(args) -> int:
-    "`seqvae evaluate CHECKPOINT`: the metrics of `evaluate` on a split, printed as JSON and written beside the checkpoint."
-    path = Path(args.checkpoint)
-    if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
-    folder = path.parent
-    if not (folder/"run.json").is_file() or not (folder/"vocab.json").is_file():
-        raise FileNotFoundError(f"{folder}: no run.json and vocab.json; evaluate takes a checkpoint in a run folder of `seqvae train`")
-    run, vocab = json.loads((folder/"run.json").read_text()), Vocab.load(folder/"vocab.json")
-    device = get_device(args.device)
-    model = load_model(path, device)
-    corpus = load_corpus(**{k: v for k, v in run["corpus"].items() if k != "split_note"})
-    batches = Batches([vocab.encode(s) for s in corpus.split(args.split)], args.batch_size, max_len=run.get("max_len"),
-                      labels=corpus.labels.get(args.split))
-    t0 = time.perf_counter()
-    m = evaluate(model, batches, n_iw=args.n_iw, seed=args.seed)
-    res = dict(checkpoint=str(path), split=args.split, n_iw=args.n_iw, device=str(device), eval_time_s=time.perf_counter() - t0,
-               metrics={k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in m.items()})
-    _save_json(res, args.out or folder/f"metrics_{args.split}_{path.stem}.json")
-    print(json.dumps(res["metrics"], default=str))
-    return 0
-
-def run_train_command(args) -> int:
-    "Run `seqvae train` or `seqvae evaluate`; a problem with the input or the run folder is one line on stderr and status 2."
-    try: return {"train": train_command, "evaluate": evaluate_command}[args.command](args)
-    except (ValueError, OSError, CheckpointError, FloatingPointError) as e:
-        print(f"seqvae {args.command}: error: {e}", file=sys.stderr)
-        return 2
