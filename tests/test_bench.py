@@ -1,20 +1,60 @@
-"`seqvae bench` at smoke scale, run directly (no papermill, no session fixture): a results.json with the machine, a table and agreeing IW-NLL."
-import json
-import pytest
-from seqvae.bench import bench_main, add_bench_command, run_bench_command
+"""The benchmark in benchmarks/ at smoke scale: run directly, through its papermill notebook, and its checks notebook.
 
-def test_bench_main_writes_results(tmp_path):
-    assert bench_main(["--scale", "smoke", "--no-notebook", "--threads", "1", "--out", str(tmp_path)]) == 0
-    res = json.loads((tmp_path/"results.json").read_text())
-    assert res["machine"]["torch"] and res["machine"]["cpu"] and res["config"]["corpora"] == ["synthetic"]
+Each writes a results.json with the machine, a table and agreeing IW-NLL."""
+import argparse
+import json
+import sys
+from pathlib import Path
+import pytest
+from conftest import ROOT
+
+BENCHMARKS = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+from bench import NOTEBOOK, add_bench_command, bench_main  # noqa: E402
+
+
+def check_results(res: dict):
+    "What every smoke run must show: the machine, the synthetic corpus, every variant, IW-NLL agreeing, a peak."
+    bench_config = res["config"].get("bench", res["config"])   # the notebook records it under "bench"
+    assert res["machine"]["torch"] and res["machine"]["cpu"] and bench_config["corpora"] == ["synthetic"]
     assert {r["variant"] for r in res["table"]} == {"ref", "fp32", "flush", "bf16", "bf16_lstm"}
     assert all(r["iw"]["fp32"]["agrees"] for r in res["runs"])
     assert res["matmul_peak_gflops"]["fp32"] > 0
 
+
+def test_bench_main_writes_results(tmp_path):
+    assert bench_main(["--scale", "smoke", "--no-notebook", "--threads", "1", "--out", str(tmp_path)]) == 0
+    check_results(json.loads((tmp_path/"results.json").read_text()))
+
+
 def test_bench_command_in_a_parser():
-    import argparse
-    p = argparse.ArgumentParser(prog="seqvae"); sub = p.add_subparsers(dest="command")
+    p = argparse.ArgumentParser(prog="seqvae")
+    sub = p.add_subparsers(dest="command")
     add_bench_command(sub)
     args = p.parse_args(["bench", "--scale", "smoke", "--corpus", "yahoo", "--threads", "1"])
     assert (args.command, args.scale, args.corpus, args.threads) == ("bench", "smoke", "yahoo", 1)
-    with pytest.raises(SystemExit): p.parse_args(["bench", "--scale", "huge"])
+    assert not args.no_notebook
+    with pytest.raises(SystemExit):
+        p.parse_args(["bench", "--scale", "huge"])
+
+
+def test_benchmark_notebook_smoke(tmp_path):
+    "benchmark.ipynb through the library's runner, as `seqvae bench` runs it; it finds bench.py without `bench_dir`."
+    from seqvae.experiment import NotebookJob, run_notebooks
+    assert NOTEBOOK == BENCHMARKS / "benchmark.ipynb"
+    job = NotebookJob(NOTEBOOK, dict(scale="smoke", threads=1), tmp_path / "bench", name="benchmark")
+    r = run_notebooks([job], workers=1)[0]
+    assert r.status == "ok", r.error
+    res = r.results
+    check_results(res)
+    assert res["experiment"] == "benchmark" and res["config"]["scale"] == "smoke"
+    assert set(res["loss_curves"]["curves"]) == {"fp32", "bf16", "bf16_lstm"}
+    assert len(res["loss_curves"]["curves"]["fp32"]) == res["config"]["loss_steps"] == 10
+    assert (job.out_dir / "loss_curves.png").exists() and (job.out_dir / "throughput.png").exists()
+
+
+def test_bench_notebook_checks():
+    "bench.ipynb (the method and its checks against the reference) runs top to bottom, as nbdev_test would run it."
+    from nbdev.test import test_nb
+    ok, _ = test_nb(BENCHMARKS / "bench.ipynb", skip_flags=["notest", "slow"])
+    assert ok, "benchmarks/bench.ipynb failed (traceback above)"
