@@ -52,8 +52,10 @@ class Run:
     def train_config(self) -> TrainConfig: return replace(self.cfg.train, beta=self.cfg.schedule)
 
     def fit(self, run_dir=None, resume: bool = False, overwrite: bool = False, callbacks=(), **kw):
-        "Train the model with `seqvae.train.fit`; its `History`."
-        valid = self.valid_batches if self.cfg.use_valid else None
+        "Train the model with `seqvae.train.fit` (validating when `use_valid` or a setting needs it); its `History`."
+        t = self.cfg.train
+        needed = t.aggressive or t.lr_schedule == "plateau" or t.early_stopping or t.eval_every
+        valid = self.valid_batches if self.cfg.use_valid or needed else None
         return fit(self.model, self.train_batches, valid, self.train_config, run_dir=run_dir, resume=resume,
                    overwrite=overwrite, callbacks=callbacks, **kw)
 

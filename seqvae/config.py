@@ -43,7 +43,7 @@ class TrainConfig:
     eval_n_iw: int = 0                   # importance samples for the validation NLL (0: skip it, cheap)
     early_stopping: int | None = None    # stop after this many validations without a better ELBO
     checkpoint_every: int | None = None  # also write last.pt every N steps (it is always written at epoch ends)
-    log_every: int = 10                  # one history/log record per N steps (means over them)
+    log_every: int | None = 10           # one history/log record per N steps, means over them (None: ~200 per run)
     aggressive: bool = False             # He et al.'s aggressive inference-network training
     aggressive_max_inner: int = 100      # at most this many encoder steps per decoder step
     aggressive_check_every: int = 15     # compare the inner loss every N encoder steps
@@ -80,9 +80,9 @@ def check(self: TrainConfig) -> TrainConfig:
     _need(0 <= self.lr_min_factor <= 1, "lr_min_factor", "in [0, 1]", self.lr_min_factor)
     _need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "> 0 or None", self.grad_clip)
     for name in ("momentum", "weight_decay"): _need(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
-    for name in ("eval_every", "checkpoint_every", "early_stopping", "num_threads"):
+    for name in ("eval_every", "checkpoint_every", "early_stopping", "num_threads", "log_every"):
         _need(opt_int(getattr(self, name), 1), name, "an integer >= 1 or None", getattr(self, name))
-    for name in ("log_every", "lr_patience", "max_lr_decays", "aggressive_max_inner", "aggressive_check_every"):
+    for name in ("lr_patience", "max_lr_decays", "aggressive_max_inner", "aggressive_check_every"):
         _need(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))
     for name in ("eval_n_iw", "max_bad_batches", "lr_decay_after", "seed"):
         _need(_is_int(getattr(self, name)) and getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))

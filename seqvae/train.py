@@ -80,6 +80,7 @@ class Trainer:
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
         self.steps_per_epoch = steps_per_epoch(train_batches, self.world)
         self.total_steps = total_steps(cfg.epochs, cfg.max_steps, self.steps_per_epoch)
+        self.log_every = cfg.log_every or max(1, self.total_steps // 200)
         self.schedule = run_schedule(cfg.beta, self.total_steps).build()
         self.lr_restart = self.schedule.lr_lambda(cfg.lr_min_factor) if cfg.lr_schedule == "cosine_restarts" else None
         self.state, self.history = TrainState(aggressive=cfg.aggressive), History()
@@ -195,7 +196,7 @@ def record(self: Trainer, stats: dict | None, beta: float, lr: float, inner: int
         w["n"] = w.get("n", 0) + 1
     if inner is not None: w["inner"], w["n_inner"] = w.get("inner", 0) + inner, w.get("n_inner", 0) + 1
     w["beta"], w["lr"] = beta, lr
-    if (self.state.step + 1) % self.cfg.log_every == 0: self.flush_window(self.state.step + 1)
+    if (self.state.step + 1) % self.log_every == 0: self.flush_window(self.state.step + 1)
 
 @patch
 def flush_window(self: Trainer, step: int):
