@@ -25,7 +25,7 @@ import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +34,14 @@ import torch.nn.functional as F
 import torch.utils.mkldnn
 from torch import nn
 
-from seqvae.data import Batches, load_corpus, pad_batch
+from seqvae.data import Batches, pad_batch
 from seqvae.experiment import write_results
 from seqvae.metrics import active_units, encode_all, iw_nll, mi_au, mi_estimate, model_device, mutual_info, seeded
 from seqvae.model import SeqVAE, VAEConfig, evaluating
-from seqvae.train import TrainConfig, Trainer
-
-try:
-    from seqvae.runtime import get_device
-except ImportError:
-    from seqvae.train import get_device
+from seqvae.builder import load_data, model_of
+from seqvae.config import DataConfig, RunConfig, TrainConfig
+from seqvae.runtime import get_device
+from seqvae.train import Trainer
 
 BENCH_DIR = Path(__file__).resolve().parent
 NOTEBOOK = BENCH_DIR / "benchmark.ipynb"   # the papermill notebook: runs `run_benchmark`, adds loss curves and figures
@@ -273,10 +271,18 @@ def float_settings(flush_denormal=False):
         torch.set_flush_denormal(False)
 
 
+def run_config(corpus: str, size: str, batch_size=32, max_vocab=None, device="cpu", seed=0) -> RunConfig:
+    "The benchmark's run as a `RunConfig`: He et al.'s training (SGD at lr 1, gradients clipped at 5), model `size`."
+    E, H, D = SIZES[size]
+    return RunConfig(DataConfig(corpus, max_vocab=max_vocab, corpus_seed=seed, batch_size=batch_size),
+                     VAEConfig(None, emb_dim=E, hidden_dim=H, latent_dim=D),
+                     TrainConfig(epochs=None, max_steps=10 ** 9, optimizer="sgd", lr=1.0, grad_clip=5.0,
+                                 log_every=10 ** 6, seed=seed, device=str(device), progress=False))
+
+
 def _trainer(model, batches, device, log_every=10 ** 6, **opts) -> Trainer:
-    "seqvae's `Trainer` set up as He et al. train: SGD at lr 1, gradients clipped at 5; `opts` from VARIANTS."
-    cfg = TrainConfig(epochs=None, max_steps=10 ** 9, optimizer="sgd", lr=1.0, grad_clip=5.0, device=str(device),
-                      progress=False, log_every=log_every, **opts)
+    "seqvae's `Trainer` with the benchmark's training settings (`run_config`); `opts` from VARIANTS."
+    cfg = replace(run_config("synthetic", "tiny", device=device).train, log_every=log_every, **opts)
     return Trainer(model, batches, cfg=cfg)
 
 
@@ -599,11 +605,11 @@ def _encoded(corpus, split, max_len):
 
 def bench_one(bc: BenchConfig, corpus, size: str, peaks: dict, log=print) -> dict:
     "Training, IW-NLL, MI/AU and memory for one corpus and model size."
-    E, H, D = SIZES[size]
-    cfg = VAEConfig(len(corpus.vocab), emb_dim=E, hidden_dim=H, latent_dim=D)
+    rc = run_config(corpus.name, size, bc.batch_size, bc.max_vocab, bc.device, bc.seed)
+    cfg = model_of(rc, corpus).cfg                                        # the builder's model config
     train_seqs = _encoded(corpus, "train", bc.max_len)
     eval_seqs = _encoded(corpus, "valid", bc.max_len) or train_seqs
-    model_size = dict(emb_dim=E, hidden_dim=H, latent_dim=D, vocab_size=cfg.vocab_size)
+    model_size = dict(emb_dim=cfg.emb_dim, hidden_dim=cfg.hidden_dim, latent_dim=cfg.latent_dim, vocab_size=cfg.vocab_size)
     out = dict(corpus=corpus.name, size=size, model=model_size)
     mean_len = float(np.mean([len(s) for s in train_seqs]))
     scale = max(1, round(mean_len / 10))                                # long documents: fewer steps and IW sentences
@@ -651,7 +657,7 @@ def run_benchmark(bc: BenchConfig, log=print) -> dict:
         log(f"matmul peak: fp32 {peaks['fp32']:.0f} (a @ b {peaks['fp32_mm']:.0f}), bf16 {peaks['bf16']:.0f} GFLOP/s")
         runs = []
         for name in bc.corpora:
-            corpus = load_corpus(name, split="auto", max_vocab=bc.max_vocab, seed=bc.seed)
+            corpus = load_data(run_config(name, "tiny", bc.batch_size, bc.max_vocab, bc.device, bc.seed).data)
             for size in bc.sizes:
                 runs.append(bench_one(bc, corpus, size, peaks, log))
         for r in runs:  # fractions against the best peak measured anywhere in the run

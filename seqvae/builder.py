@@ -15,7 +15,7 @@ from .model import SeqVAE, LSTMLanguageModel
 from .train import fit, steps_per_epoch, total_steps
 
 # %% auto #0
-__all__ = ['world_size', 'load_data', 'eval_batches', 'Run', 'build']
+__all__ = ['world_size', 'load_data', 'eval_batches', 'Run', 'model_of', 'build']
 
 # %% ../nbs/06a_builder.ipynb #58989f14
 def world_size() -> int:
@@ -59,13 +59,16 @@ class Run:
         return fit(self.model, self.train_batches, valid, self.train_config, run_dir=run_dir, resume=resume,
                    overwrite=overwrite, callbacks=callbacks, **kw)
 
+def model_of(cfg: RunConfig, corpus) -> torch.nn.Module:
+    "The model of `cfg` for `corpus`'s vocabulary, initialised from `cfg.train.seed`."
+    torch.manual_seed(cfg.train.seed)
+    model_cfg = replace(cfg.model, vocab_size=len(corpus.vocab))
+    return (SeqVAE if cfg.model_kind == "vae" else LSTMLanguageModel)(model_cfg)
+
 def build(cfg: RunConfig, corpus=None) -> Run:
     "The corpus (loaded unless given), batches and model of `cfg`, and the run's length."
     corpus = load_data(cfg.data) if corpus is None else corpus
     d, t = cfg.data, cfg.train
     train = corpus.batches("train", d.batch_size, shuffle=True, seed=t.seed, max_len=d.max_len)
     steps = total_steps(t.epochs, t.max_steps, steps_per_epoch(train, world_size()))
-    torch.manual_seed(t.seed)
-    model_cfg = replace(cfg.model, vocab_size=len(corpus.vocab))
-    model = (SeqVAE if cfg.model_kind == "vae" else LSTMLanguageModel)(model_cfg)
-    return Run(cfg, corpus, train, eval_batches(corpus, "valid", d), model, steps)
+    return Run(cfg, corpus, train, eval_batches(corpus, "valid", d), model_of(cfg, corpus), steps)

@@ -11,9 +11,9 @@ from .experiment import NotebookJob, run_notebooks, notebook_parameters
 from .io import load_json, save_json, project_root
 
 # %% auto #0
-__all__ = ['NOT_BY_DEFAULT', 'RUN_LAST', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce', 'field_docs',
-           'add_fields', 'given', 'add_train_commands', 'run_config', 'train_command', 'evaluate_command',
-           'run_train_command', 'add_bench_command', 'bench', 'main']
+__all__ = ['RUN_LAST', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce', 'field_docs', 'add_fields', 'given',
+           'add_train_commands', 'run_config', 'train_command', 'evaluate_command', 'run_train_command',
+           'add_bench_command', 'bench', 'main']
 
 # %% ../nbs/10_cli.ipynb #84b528fe
 def experiment_notebooks(folder=None) -> dict[str, Path]:
@@ -37,14 +37,12 @@ def parse_params(pairs) -> dict:
         except (ValueError, SyntaxError): out[k.strip()] = v
     return out
 
-NOT_BY_DEFAULT = ("benchmark",)  # timings want the machine to themselves: `seqvae bench`, or --only benchmark
-
 def reproduce_jobs(out, scale="small", only=None, device="auto", params=None, notebooks=None) -> list[NotebookJob]:
     "One `NotebookJob` per selected experiment notebook, each writing into `out/<name>/`."
     nbs, params = experiment_notebooks(notebooks), dict(params or {})
     unknown = sorted(set(only or []) - set(nbs))
     if unknown: raise ValueError(f"--only: unknown notebook(s) {', '.join(unknown)}; available: {', '.join(nbs)}")
-    chosen = {n: p for n, p in nbs.items() if (n in only if only else n not in NOT_BY_DEFAULT)}
+    chosen = {n: p for n, p in nbs.items() if not only or n in only}
     declared = {n: notebook_parameters(p) for n, p in chosen.items()}
     orphans = sorted(k for k in params if not any(k in d for d in declared.values()))
     if orphans: raise ValueError(f"-p: no selected notebook declares {', '.join(orphans)}")
@@ -129,6 +127,8 @@ def add_train_commands(subparsers):
     t = subparsers.add_parser("train", help="train a VAE (or language model) on a corpus into a run folder")
     t.add_argument("--out", required=True, help="run folder")
     t.add_argument("--model", dest="model_kind", default=d.model_kind, choices=["vae", "lm"])
+    t.add_argument("--use-valid", action=argparse.BooleanOptionalAction, default=d.use_valid,
+                   help=f"validate during training (best.pt, early stopping, plateau decay); default {d.use_valid}")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     add_fields(t, d.data)
@@ -156,7 +156,8 @@ def run_config(args):
         if v is not None and Path(v).exists(): data = replace(data, **{name: str(Path(v).resolve())})
     return RunConfig(data, replace(d.model, **given(args, d.model, skip={"vocab_size"})),
                      replace(d.train, **given(args, d.train, skip={"beta"})),
-                     replace(d.schedule, **given(args, d.schedule, prefix="beta_")), model_kind=args.model_kind)
+                     replace(d.schedule, **given(args, d.schedule, prefix="beta_")), model_kind=args.model_kind,
+                     use_valid=args.use_valid)
 
 # %% ../nbs/10_cli.ipynb #b53a2af8
 def train_command(args) -> int:
@@ -237,6 +238,7 @@ def bench(args) -> int:
     if nb is None or not nb.is_file():
         raise FileNotFoundError("seqvae bench runs benchmarks/benchmark.ipynb of a clone of seqvae; run it inside one")
     params = {k: getattr(args, k) for k in ("scale", "corpus", "sizes", "threads", "repeats", "device", "seed")}
+    params["bench_dir"] = str(nb.parent)
     r = run_notebooks([NotebookJob(nb, params, Path(args.out).resolve(), name="benchmark")], workers=1)[0]
     print(f"benchmark {r.status}: {r.results_path or r.error}")
     return int(r.status != "ok")

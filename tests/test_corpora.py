@@ -1,6 +1,7 @@
 "The real corpora, where SEQVAE_DATA holds them; each test skips, saying why, when its files are absent."
 import pytest
-from seqvae.data import load_corpus, data_root, SOURCES, check_digest, UNK, DataError
+from seqvae.data import load_corpus, UNK, DataError
+from seqvae.sources import data_root, SOURCES, check_digest
 
 def need(corpus, *files):
     missing = [f for f in files if not (data_root()/corpus/f).is_file()]

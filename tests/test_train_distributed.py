@@ -38,6 +38,14 @@ WORKER = textwrap.dedent('''
         torch.manual_seed(0); part = SeqVAE(vcfg); fit(part, train, valid, TrainConfig(**{**vae_cfg.to_dict(), "max_steps": 4}), run_dir=sys.argv[3] + "/parts")
         torch.manual_seed(1); resumed = SeqVAE(vcfg); fit(resumed, train, valid, vae_cfg, run_dir=sys.argv[3] + "/parts", resume=True)
         result |= {"vae_straight": straight.state_dict(), "vae_resumed": resumed.state_dict()}
+        from seqvae.builder import build          # a run built from a RunConfig: its beta schedule spans its own steps
+        from seqvae.config import DataConfig, RunConfig
+        from seqvae.schedules import ScheduleConfig
+        run = build(RunConfig(DataConfig(max_train=192, batch_size=8), VAEConfig(None, emb_dim=8, hidden_dim=8, latent_dim=2),
+                              TrainConfig(epochs=1, device="cpu", num_threads=1), ScheduleConfig("cyclical", total_steps=None)))
+        seen = []
+        run.fit(callbacks=[lambda event, tr: seen.append((tr.state.step, tr.schedule.cfg.total_steps)) if event == "step" else None])
+        result["schedule"] = dict(built=run.total_steps, batches=len(run.train_batches), seen=seen)
     torch.save({"lm": lm.state_dict(), "train": h.train, **result}, out)
 ''')
 
@@ -64,6 +72,10 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
     for a, b in zip(r0["train"]["loss"], single["train"]["loss"]): assert abs(a - b) < 1e-4, (r0["train"]["loss"], single["train"]["loss"])
     for k, v in r0["vae_straight"].items():
         assert torch.equal(v, r1["vae_straight"][k]) and torch.equal(v, r0["vae_resumed"][k]), f"VAE {k}: resume under 2 processes is not exact"
+    for r in (r0, r1):   # under 2 processes each takes half the batches: the schedule spans those steps, not len(train)
+        sch = r["schedule"]
+        assert sch["built"] == sch["batches"] // 2 == len(sch["seen"]) == sch["seen"][-1][0], sch
+        assert {t for _, t in sch["seen"]} == {sch["built"]}, sch
     ck = torch.load(tmp_path/"parts"/"last.pt", weights_only=True)
     assert ck["world_size"] == 2 and len(ck["rng"]) == 2 and ck["state"]["step"] == 6
     assert sorted(p.name for p in (tmp_path/"straight").iterdir()) == ["best.pt", "history.json", "last.pt", "log.jsonl"]
