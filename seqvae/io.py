@@ -58,7 +58,7 @@ def load_json(path, what: str = "JSON file"):
 
 # %% ../nbs/00_io.ipynb #534faffe
 def project_root(start=None) -> Path | None:
-    "The nearest folder at or above `start` (default: cwd), else above the package, that holds `settings.ini` and `nbs/`."
+    "The nearest folder at or above `start` (default: cwd), else above the package, holding `settings.ini` and `nbs/`."
     here = Path(start or Path.cwd()).resolve()
     import seqvae   # the package's own folder: an editable install lives in the clone
     for d in [here, *here.parents, *Path(seqvae.__file__).resolve().parents]:
