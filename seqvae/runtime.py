@@ -24,14 +24,15 @@ def get_device(device="auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
     d = torch.device(device)
     if d.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r}: CUDA is not available here (torch {torch.__version__}); use 'auto' or 'cpu'")
+        raise ValueError(f"device {str(device)!r}: CUDA is not available here (torch {torch.__version__}); "
+                         "use 'auto' or 'cpu'")
     if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
         raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if d.type == "mps" and not _mps_available(): raise ValueError(f"device {str(device)!r}: MPS is not available here")
     return d
 
 def to_device(batch, device: torch.device):
-    "`(x, lengths)` of `batch` (a `Batch` or an `(x, lengths, ...)` tuple) on `device`; pinned and non-blocking on CUDA."
+    "`(x, lengths)` of `batch` (a `Batch` or an `(x, lengths, ...)` tuple) on `device`; pinned, non-blocking on CUDA."
     x, lengths = (batch.x, batch.lengths) if hasattr(batch, "x") else (batch[0], batch[1])
     cuda = device.type == "cuda"
     if cuda and x.device.type == "cpu": x, lengths = x.pin_memory(), lengths.pin_memory()
@@ -43,7 +44,8 @@ def autocast(device: torch.device, enabled: bool):
 
 # %% ../nbs/05a_runtime.ipynb #70531afb
 def rng_state() -> dict:
-    "The state of Python's, NumPy's (global), torch's, every initialised CUDA device's and MPS's generator, as tensors and plain values."
+    """The state of Python's, NumPy's (global), torch's, every initialised CUDA device's and MPS's generator,
+    as tensors and plain values."""
     version, keys, gauss = random.getstate()
     name, np_keys, pos, has_gauss, cached = np.random.get_state()
     state = dict(python=[version, list(keys), gauss], torch=torch.get_rng_state(),
@@ -58,14 +60,17 @@ def set_rng_state(state: dict):
     version, keys, gauss = state["python"]
     random.setstate((version, tuple(keys), gauss))
     n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if state.get("cuda") is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda"])
     if state.get("mps") is not None and _mps_available(): torch.mps.set_rng_state(state["mps"])
 
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (every device)."
-    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 # %% ../nbs/05a_runtime.ipynb #ac97a650
 @contextlib.contextmanager
@@ -85,12 +90,14 @@ def process_settings(num_threads: int | None = None, flush_denormal: bool = Fals
 
 @contextlib.contextmanager
 def deferred_interrupt(signals=(signal.SIGINT, signal.SIGTERM)):
-    "Yield a function that tells whether Ctrl-C (or SIGTERM) came; a second Ctrl-C raises `KeyboardInterrupt` at once."
+    "Yield a function telling whether Ctrl-C (or SIGTERM) came; a second Ctrl-C raises `KeyboardInterrupt` at once."
     hit = []
     def handler(signum, frame):
         if hit: raise KeyboardInterrupt
         hit.append(signum)
-    if threading.current_thread() is not threading.main_thread(): yield lambda: bool(hit); return  # signals go to the main thread only
+    if threading.current_thread() is not threading.main_thread():   # signals go to the main thread only
+        yield lambda: bool(hit)
+        return
     old = {s: signal.signal(s, handler) for s in signals}
     try: yield lambda: bool(hit)
     finally:
@@ -98,7 +105,8 @@ def deferred_interrupt(signals=(signal.SIGINT, signal.SIGTERM)):
 
 # %% ../nbs/05a_runtime.ipynb #f73d0c6d
 def init_distributed(device="auto") -> tuple[int, int, torch.device]:
-    "`(rank, world_size, device)`; under `torchrun` (WORLD_SIZE > 1) first joins the process group: NCCL on CUDA, gloo otherwise."
+    """`(rank, world_size, device)`; under `torchrun` (WORLD_SIZE > 1) first joins the process group:
+    NCCL on CUDA, gloo otherwise."""
     dev = get_device(device)
     joined = dist.is_available() and dist.is_initialized()
     world = dist.get_world_size() if joined else int(os.environ.get("WORLD_SIZE", "1"))
