@@ -23,18 +23,23 @@ class CheckpointError(RuntimeError):
 _mkstemp = tempfile.mkstemp  # a module attribute, so a test can make the disk fail
 
 def save_checkpoint(ckpt: dict, path) -> Path:
-    "Write `ckpt` with `torch.save` to a temporary file beside `path`, then `os.replace`: a failure leaves `path` as it was."
+    """Write `ckpt` with `torch.save` to a temporary file beside `path`, then `os.replace`:
+    a failure leaves `path` as it was."""
     path, tmp = Path(path), None
     keep = "the previous checkpoint there is intact" if path.exists() else "no checkpoint was written"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = _mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f: torch.save(ckpt, f); f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as f:
+            torch.save(ckpt, f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         if tmp is not None: Path(tmp).unlink(missing_ok=True)
         if isinstance(e, (OSError, RuntimeError)):
-            raise CheckpointError(f"cannot write checkpoint {path}: {getattr(e, 'strerror', None) or e}; {keep}") from e
+            raise CheckpointError(f"cannot write checkpoint {path}: "
+                                  f"{getattr(e, 'strerror', None) or e}; {keep}") from e
         raise
     return path
 
@@ -44,7 +49,8 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
     try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"{path}: not a loadable seqvae checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
+        raise CheckpointError(f"{path}: not a loadable seqvae checkpoint "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
         raise CheckpointError(f"{path}: not a seqvae checkpoint (no format {CKPT_FORMAT!r})")
     return ckpt
@@ -58,12 +64,15 @@ def config_of(model) -> dict | None:
 
 def check_model(ckpt: dict, model, path="checkpoint"):
     "Raise `CheckpointError` naming the class, config fields or tensor shapes where `model` differs from `ckpt`."
-    problems = [] if ckpt["model_class"] == type(model).__name__ else [f"class: checkpoint {ckpt['model_class']}, model {type(model).__name__}"]
+    problems = [] if ckpt["model_class"] == type(model).__name__ else [
+        f"class: checkpoint {ckpt['model_class']}, model {type(model).__name__}"]
     want, have = ckpt.get("model_config") or {}, config_of(model) or {}
-    problems += [f"{k}: checkpoint {want.get(k)!r}, model {have.get(k)!r}" for k in sorted(want.keys() | have.keys()) if want.get(k) != have.get(k)]
+    problems += [f"{k}: checkpoint {want.get(k)!r}, model {have.get(k)!r}"
+                 for k in sorted(want.keys() | have.keys()) if want.get(k) != have.get(k)]
     if not problems:
         saved, own = ckpt["model"], model.state_dict()
-        problems += [f"{k}: {'missing in checkpoint' if k not in saved else f'shape {tuple(saved[k].shape)} in checkpoint, {tuple(v.shape)} in model'}"
+        problems += [f"{k}: " + ("missing in checkpoint" if k not in saved
+                                 else f"shape {tuple(saved[k].shape)} in checkpoint, {tuple(v.shape)} in model")
                      for k, v in own.items() if k not in saved or saved[k].shape != v.shape]
         problems += [f"{k}: in checkpoint, not in model" for k in saved if k not in own]
     if problems: raise CheckpointError(f"{path} holds a different model; it differs in " + "; ".join(problems))
@@ -73,7 +82,8 @@ def load_model(path, device="cpu"):
     "The model saved in checkpoint `path`, rebuilt from its config (no unpickling), on `device`, in eval mode."
     ckpt, classes = load_checkpoint(path), {"SeqVAE": SeqVAE, "LSTMLanguageModel": LSTMLanguageModel}
     if ckpt.get("model_class") not in classes or ckpt.get("model_config") is None:
-        raise CheckpointError(f"{path}: holds a {ckpt.get('model_class')}, which load_model cannot rebuild; build the model and use load_checkpoint")
+        raise CheckpointError(f"{path}: holds a {ckpt.get('model_class')}, which load_model cannot rebuild; "
+                              "build the model and use load_checkpoint")
     model = classes[ckpt["model_class"]](VAEConfig.from_dict(ckpt["model_config"]))
     model.load_state_dict(ckpt["model"])
     return model.to(get_device(device)).eval()

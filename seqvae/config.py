@@ -33,7 +33,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float | None = 5.0        # max global gradient norm (None: no clipping)
     beta: ScheduleConfig | None = None   # KL weight per step (None: constant 1, the plain ELBO)
-    lr_schedule: str = "constant"        # "constant", "plateau" (He et al. 2019) or "cosine_restarts" (on the beta cycles)
+    lr_schedule: str = "constant"        # "constant", "plateau" (He et al. 2019), "cosine_restarts" (on beta cycles)
     lr_decay: float = 0.5                # plateau: factor per decay
     lr_patience: int = 2                 # plateau: validations without a better ELBO before a decay
     lr_decay_after: int = 15             # plateau: first epoch (0-based) at which a decay may happen
@@ -47,11 +47,11 @@ class TrainConfig:
     aggressive: bool = False             # He et al.'s aggressive inference-network training
     aggressive_max_inner: int = 100      # at most this many encoder steps per decoder step
     aggressive_check_every: int = 15     # compare the inner loss every N encoder steps
-    max_bad_batches: int = 0             # skip up to N batches whose loss or gradient is not finite (0: stop at the first)
+    max_bad_batches: int = 0             # skip up to N batches with non-finite loss or gradient (0: stop at the first)
     seed: int = 0
     device: str = "auto"                 # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
     autocast: bool = False               # bfloat16 autocast on the device, float32 weights
-    autocast_lstm: bool | None = None    # under autocast, the LSTMs in bf16 too (None: the model's own setting, by default on CUDA only; see `run_lstm`)
+    autocast_lstm: bool | None = None    # under autocast, the LSTMs in bf16 too (None: the model's own; see `run_lstm`)
     flush_denormal: bool = False         # flush subnormal floats to zero during fit (x86 CPUs)
     deterministic: bool = False          # torch.use_deterministic_algorithms(True) during fit
     num_threads: int | None = None       # torch.set_num_threads during fit (None: leave it)
@@ -87,7 +87,8 @@ def check(self: TrainConfig) -> TrainConfig:
     for name in ("eval_n_iw", "max_bad_batches", "lr_decay_after", "seed"):
         _need(_is_int(getattr(self, name)) and getattr(self, name) >= 0, name, "an integer >= 0", getattr(self, name))
     _need(self.autocast_lstm in (None, True, False), "autocast_lstm", "True, False or None", self.autocast_lstm)
-    _need(self.beta is None or isinstance(self.beta, ScheduleConfig), "beta", "a ScheduleConfig, its dict, or None", self.beta)
+    _need(self.beta is None or isinstance(self.beta, ScheduleConfig), "beta",
+          "a ScheduleConfig, its dict, or None", self.beta)
     return self
 
 # %% ../nbs/05d_config.ipynb #b3ccf7c6
@@ -107,7 +108,8 @@ class DataConfig:
     batch_size: int = 32
 
     def __post_init__(self):
-        if self.splits not in SPLITS: raise ValueError(f"DataConfig.splits must be one of {SPLITS}, got {self.splits!r}")
+        if self.splits not in SPLITS:
+            raise ValueError(f"DataConfig.splits must be one of {SPLITS}, got {self.splits!r}")
         for name in ("max_vocab", "max_train", "max_eval", "max_len"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
@@ -132,8 +134,10 @@ class RunConfig:
             v = getattr(self, name)
             if isinstance(v, dict): setattr(self, name, cls(**v))
             elif not isinstance(v, cls): raise ValueError(f"RunConfig.{name} must be a {cls.__name__}, got {v!r}")
-        if self.model_kind not in MODELS: raise ValueError(f"RunConfig.model_kind must be one of {MODELS}, got {self.model_kind!r}")
-        if self.train.beta is not None: raise ValueError("give the beta schedule as RunConfig.schedule, not RunConfig.train.beta")
+        if self.model_kind not in MODELS:
+            raise ValueError(f"RunConfig.model_kind must be one of {MODELS}, got {self.model_kind!r}")
+        if self.train.beta is not None:
+            raise ValueError("give the beta schedule as RunConfig.schedule, not RunConfig.train.beta")
 
     def to_dict(self) -> dict: return asdict(self)
     @classmethod

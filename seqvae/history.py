@@ -18,7 +18,8 @@ __all__ = ['History', 'JsonLog', 'show_progress', 'progress_bar', 'plot_history'
 @dataclass
 class History:
     "What `fit` recorded: training records and validations as columns of lists, and events; plain values only."
-    train: dict = field(default_factory=dict)        # column -> list: step, epoch, loss, rec, kl, elbo, beta, lr, grad_norm, time_s
+    train: dict = field(default_factory=dict)        # column -> list: step, epoch, loss, rec, kl, elbo, beta, lr,
+                                                     # grad_norm, time_s
     valid: dict = field(default_factory=dict)        # column -> list: step, epoch, and what `evaluate` returned
     events: list = field(default_factory=list)       # {"step", "kind", "message"}: lr decays, bad batches, resumes, ...
     inner_steps: list = field(default_factory=list)  # aggressive training: encoder steps before each decoder step
@@ -55,7 +56,8 @@ class JsonLog:
         if self.path is None: return
         try:
             if self.f is None: self.f = open(self.path, "a", encoding="utf-8")
-            self.f.write(json.dumps({"kind": kind, "time": round(time.time(), 3), **record}) + "\n"); self.f.flush()
+            self.f.write(json.dumps({"kind": kind, "time": round(time.time(), 3), **record}) + "\n")
+            self.f.flush()
         except OSError as e: raise CheckpointError(f"cannot write log {self.path}: {e.strerror or e}") from e
 
     def truncate(self, step: int):
@@ -66,7 +68,9 @@ class JsonLog:
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def close(self):
-        if self.f is not None: self.f.close(); self.f = None
+        if self.f is not None:
+            self.f.close()
+            self.f = None
 
     @staticmethod
     def read(path) -> list[dict]:
@@ -83,7 +87,8 @@ def _in_notebook() -> bool:
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 def show_progress(progress: bool | None = None) -> bool:
-    "Whether to draw a progress bar: never with `progress=False` or under a test runner; otherwise in a notebook or a terminal."
+    """Whether to draw a progress bar: never with `progress=False` or under a test runner;
+    otherwise in a notebook or a terminal."""
     if progress is False or os.environ.get("IN_TEST") or os.environ.get("PYTEST_CURRENT_TEST"): return False
     return _in_notebook() or sys.stderr.isatty()
 
@@ -107,20 +112,25 @@ def _smooth(values, k: int):
     return np.where(n > 0, c / np.maximum(n, 1), np.nan)
 
 def plot_history(history, axes=None, smooth: int = 1):
-    "Curves against the step: rec and kl, beta (and lr when it varies), ELBO; training records averaged over `smooth`."
+    """Curves against the step: rec and kl, beta (and lr when it varies), ELBO;
+    training records averaged over `smooth`."""
     import matplotlib.pyplot as plt
-    h = history if isinstance(history, History) else History.from_dict(history) if isinstance(history, dict) else History.load(history)
+    h = (history if isinstance(history, History) else History.from_dict(history) if isinstance(history, dict)
+         else History.load(history))
     if axes is None: _, axes = plt.subplots(1, 3, figsize=(13, 3.2))
     t, v = h.train, h.valid
     for k, c in (("rec", "C0"), ("kl", "C1")):
         if k in t: axes[0].plot(t["step"], _smooth(t[k], smooth), c, label=f"{k}, train")
         if k in v: axes[0].plot(v["step"], v[k], c + "o--", label=f"{k}, valid")
-    axes[0].set(xlabel="step", ylabel="nats per sentence", title="rec and kl"); axes[0].legend(fontsize=8)
+    axes[0].set(xlabel="step", ylabel="nats per sentence", title="rec and kl")
+    axes[0].legend(fontsize=8)
     if "beta" in t: axes[1].plot(t["step"], t["beta"], "C2")
     if len(set(t.get("lr", []))) > 1: axes[1].twinx().plot(t["step"], t["lr"], "C3:")
-    axes[1].set(xlabel="step", ylabel="beta", title="beta" + (" (solid), lr (dotted)" if len(set(t.get("lr", []))) > 1 else ""))
+    axes[1].set(xlabel="step", ylabel="beta",
+                title="beta" + (" (solid), lr (dotted)" if len(set(t.get("lr", []))) > 1 else ""))
     if "elbo" in t: axes[2].plot(t["step"], _smooth(t["elbo"], smooth), "C4", label="train batches")
     if "elbo" in v: axes[2].plot(v["step"], v["elbo"], "C5o--", label="valid")
-    axes[2].set(xlabel="step", ylabel="nats per sentence", title="ELBO (beta = 1)"); axes[2].legend(fontsize=8)
+    axes[2].set(xlabel="step", ylabel="nats per sentence", title="ELBO (beta = 1)")
+    axes[2].legend(fontsize=8)
     axes[0].figure.tight_layout()
     return axes
