@@ -34,7 +34,8 @@ class Vocab:
     @classmethod
     def build(cls, sentences, max_size: int | None = None, min_freq: int = 1) -> Vocab:
         "Most frequent tokens first (ties alphabetical), at most `max_size` in all, each seen `min_freq` times."
-        if max_size is not None and max_size < len(SPECIALS): raise ValueError(f"max_size must be >= {len(SPECIALS)}, got {max_size}")
+        if max_size is not None and max_size < len(SPECIALS):
+            raise ValueError(f"max_size must be >= {len(SPECIALS)}, got {max_size}")
         counts = Counter(t for s in sentences for t in s if t not in UNK_ALIASES and t not in SPECIALS)
         words = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
         if max_size is not None: words = words[:max_size - len(SPECIALS)]
@@ -54,7 +55,7 @@ class Vocab:
         return out
 
     def coverage(self, sentences) -> float:
-        "Fraction of tokens in `sentences` that are in the vocabulary (a corpus's own unknown token counts as not covered)."
+        "Fraction of tokens in `sentences` in the vocabulary (a corpus's own unknown token counts as not covered)."
         tokens = [t for s in sentences for t in s]
         return sum(self.index(t) != UNK for t in tokens) / max(len(tokens), 1)
 
@@ -65,7 +66,8 @@ class Vocab:
     @classmethod
     def load(cls, path) -> Vocab:
         try: return cls(json.loads(Path(path).read_text(encoding="utf-8"))["itos"])
-        except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as e: raise DataError(f"{path}: not a seqvae vocabulary file ({e})") from e
+        except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: not a seqvae vocabulary file ({e})") from e
 
 # %% ../nbs/00b_data.ipynb #efb111aa
 from .io import atomic_write_text
@@ -107,10 +109,15 @@ def read_lines(path, max_tokens: int | None = None, on_bad: str = "error", lower
         else:
             toks = (text.lower() if lower else text).split()
             if not toks: problem = ("blank", "blank line")
-            elif max_tokens is not None and len(toks) > max_tokens: problem = ("too_long", f"{len(toks)} tokens, more than max_tokens={max_tokens}")
+            elif max_tokens is not None and len(toks) > max_tokens:
+                problem = ("too_long", f"{len(toks)} tokens, more than max_tokens={max_tokens}")
             else: problem = None
-        if problem is None: sents.append(toks); kept.append(i); continue
-        if on_bad == "error": raise DataError(f"{path}, line {i}: {problem[1]} (on_bad='skip' skips such lines and counts them)")
+        if problem is None:
+            sents.append(toks)
+            kept.append(i)
+            continue
+        if on_bad == "error":
+            raise DataError(f"{path}, line {i}: {problem[1]} (on_bad='skip' skips such lines and counts them)")
         rep.skip(problem[0], i)
     rep.n_kept = len(sents)
     return sents, kept, rep
@@ -122,7 +129,8 @@ def read_labels(path, text_path, n_text_lines: int, kept: list[int]) -> list[int
     if not path.is_file(): raise FileNotFoundError(f"{path}: label file not found")
     lines = path.read_text(encoding="utf-8").splitlines()
     if len(lines) != n_text_lines:
-        raise DataError(f"{path}: {len(lines)} labels for {n_text_lines} lines of {text_path}; label files must line up with their text")
+        raise DataError(f"{path}: {len(lines)} labels for {n_text_lines} lines of {text_path}; "
+                        "label files must line up with their text")
     labels = []
     for i, s in enumerate(lines, start=1):
         try: labels.append(int(s.strip()))
@@ -145,9 +153,13 @@ def _lm_corpus(seed, n_train=2000, n_valid=200, n_test=200, n_classes=4, topic_w
         toks, f = [], int(rng.integers(function_words))
         for _ in range(n):
             if rng.random() < p_topic: toks.append(f"c{c}_{int(rng.integers(topic_words))}")
-            else: f = int(rng.choice(function_words, p=trans[f])); toks.append(f"f{f}")
+            else:
+                f = int(rng.choice(function_words, p=trans[f]))
+                toks.append(f"f{f}")
         return toks, c
-    def split(n): s = [sentence() for _ in range(n)]; return [t for t, _ in s], [c for _, c in s]
+    def split(n):
+        s = [sentence() for _ in range(n)]
+        return [t for t, _ in s], [c for _, c in s]
     return {"train": split(n_train), "valid": split(n_valid), "test": split(n_test)}
 
 # %% ../nbs/00b_data.ipynb #4e48d9dd
@@ -165,7 +177,8 @@ class Corpus:
     files: dict = field(default_factory=dict)       # split -> list of source paths
 
     def split(self, name: str) -> list:
-        if name not in ("train", "valid", "test"): raise ValueError(f"split must be 'train', 'valid' or 'test', got {name!r}")
+        if name not in ("train", "valid", "test"):
+            raise ValueError(f"split must be 'train', 'valid' or 'test', got {name!r}")
         return getattr(self, name)
 
     def summary(self) -> dict:
@@ -175,7 +188,8 @@ class Corpus:
                 "skipped_lines": sum(r.n_skipped for r in self.reports),
                 "skipped_by_file": {r.path: r.skipped for r in self.reports if r.n_skipped}}
 
-    def batches(self, split: str, batch_size: int = 32, shuffle: bool = False, seed: int = 0, max_len: int | None = None) -> Batches:
+    def batches(self, split: str, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
+                max_len: int | None = None) -> Batches:
         "Length-bucketed batches of one split; see `Batches`."
         labels = self.labels.get(split)
         return Batches([self.vocab.encode(s) for s in self.split(split)], batch_size, shuffle, seed, max_len, labels)
@@ -204,8 +218,10 @@ class Batches:
     def __init__(self, seqs, batch_size=32, shuffle=False, seed=0, max_len=None, labels=None):
         if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if max_len is not None and max_len < 1: raise ValueError(f"max_len must be >= 1 or None, got {max_len}")
-        if labels is not None and len(labels) != len(seqs): raise ValueError(f"{len(labels)} labels for {len(seqs)} sentences")
-        if any(len(s) == 0 for s in seqs): raise DataError("a sentence has no tokens; blank lines must be removed or reported when reading")
+        if labels is not None and len(labels) != len(seqs):
+            raise ValueError(f"{len(labels)} labels for {len(seqs)} sentences")
+        if any(len(s) == 0 for s in seqs):
+            raise DataError("a sentence has no tokens; blank lines must be removed or reported when reading")
         self.n_truncated = sum(max_len is not None and len(s) > max_len for s in seqs)
         self.seqs = [list(s[:max_len]) if max_len else list(s) for s in seqs]
         self.labels, self.batch_size, self.shuffle, self.seed, self.epoch = labels, batch_size, shuffle, seed, 0
@@ -233,7 +249,8 @@ class Batches:
 
 # %% ../nbs/00b_data.ipynb #ad1dc71e
 def _read(path, report_list, **kw):
-    sents, kept, rep = read_lines(path, **kw); report_list.append(rep)
+    sents, kept, rep = read_lines(path, **kw)
+    report_list.append(rep)
     return sents, kept
 
 def _have(name, files, root, download_missing):
@@ -265,16 +282,20 @@ def _ptb(root, split, dl, reports, kw):
         tr, _ = _read(corpus_file("ptb", "ptb.valid.txt", root, dl), reports, **kw)
         te, _ = _read(corpus_file("ptb", "ptb.test.txt", root, dl), reports, **kw)
         h = len(te) // 2
-        return {"train": tr, "valid": te[:h], "test": te[h:]}, {}, \
-            f"fallback split: train = ptb.valid.txt ({len(tr)}), valid = first {h} of ptb.test.txt, test = last {len(te) - h} ({_missing(why)} missing)"
-    return _load_plain("ptb", {s: f"ptb.{s}.txt" for s in ("train", "valid", "test")}, root, split, dl, reports, kw, fallback)
+        note = (f"fallback split: train = ptb.valid.txt ({len(tr)}), valid = first {h} of ptb.test.txt, "
+                f"test = last {len(te) - h} ({_missing(why)} missing)")
+        return {"train": tr, "valid": te[:h], "test": te[h:]}, {}, note
+    return _load_plain("ptb", {s: f"ptb.{s}.txt" for s in ("train", "valid", "test")},
+                       root, split, dl, reports, kw, fallback)
 
 def _yahoo(root, split, dl, reports, kw):
     def fallback(why):
         docs, _ = _read(corpus_file("yahoo", "yahoo.valid.txt", root, dl), reports, **kw)
-        return {"train": docs[:9000], "valid": docs[9000:9500], "test": docs[9500:10000]}, {}, \
-            f"fallback split of yahoo.valid.txt ({len(docs)} documents): train = 0-8999, valid = 9000-9499, test = 9500-9999 ({_missing(why)} missing)"
-    return _load_plain("yahoo", {s: f"yahoo.{s}.txt" for s in ("train", "valid", "test")}, root, split, dl, reports, kw, fallback)
+        note = (f"fallback split of yahoo.valid.txt ({len(docs)} documents): "
+                f"train = 0-8999, valid = 9000-9499, test = 9500-9999 ({_missing(why)} missing)")
+        return {"train": docs[:9000], "valid": docs[9000:9500], "test": docs[9500:10000]}, {}, note
+    return _load_plain("yahoo", {s: f"yahoo.{s}.txt" for s in ("train", "valid", "test")},
+                       root, split, dl, reports, kw, fallback)
 
 # %% ../nbs/00b_data.ipynb #35726238
 def _yelp_pair(root, stem, dl, reports, kw):
@@ -288,17 +309,20 @@ def _yelp_short(root, split, dl, reports, kw):
     ok, why = _have("yelp_short", files, root, dl)
     if ok:
         (tr, ltr), (va, lva), (te, lte) = (_yelp_pair(root, s, dl, reports, kw) for s in ("train", "dev", "test"))
-        return {"train": tr, "valid": va, "test": te}, {"train": ltr, "valid": lva, "test": lte}, "published split (sentiment.train/dev/test)"
+        return ({"train": tr, "valid": va, "test": te}, {"train": ltr, "valid": lva, "test": lte},
+                "published split (sentiment.train/dev/test)")
     if split == "published": raise CorpusUnavailable(f"yelp_short: the published split needs every file; {why}")
     tr, ltr = _yelp_pair(root, "test", dl, reports, kw)
     dev, ldev = _yelp_pair(root, "dev", dl, reports, kw)
     (va, te), (lva, lte) = _even_odd(dev), _even_odd(ldev)
-    return {"train": tr, "valid": va, "test": te}, {"train": ltr, "valid": lva, "test": lte}, \
-        f"fallback split: train = sentiment.test.* ({len(tr)}), valid/test = even/odd 0-based lines of sentiment.dev.* ({len(va)}/{len(te)}) ({_missing(why)} missing)"
+    note = (f"fallback split: train = sentiment.test.* ({len(tr)}), valid/test = even/odd 0-based lines of "
+            f"sentiment.dev.* ({len(va)}/{len(te)}) ({_missing(why)} missing)")
+    return {"train": tr, "valid": va, "test": te}, {"train": ltr, "valid": lva, "test": lte}, note
 
 # %% ../nbs/00b_data.ipynb #259aa5a6
 def read_dialogs(path, max_tokens: int | None = None, on_bad: str = "error", lower: bool = False):
-    "SwDA dialogs in Zhao et al.'s JSON-lines format. Returns (dialogs, ReadReport); a dialog is a list of tokenised utterances."
+    """SwDA dialogs in Zhao et al.'s JSON-lines format. Returns (dialogs, ReadReport);
+    a dialog is a list of tokenised utterances."""
     _check_on_bad(on_bad)
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: file not found")
@@ -306,14 +330,21 @@ def read_dialogs(path, max_tokens: int | None = None, on_bad: str = "error", low
     for i, line in enumerate(path.read_bytes().splitlines(), start=1):
         rep.n_lines += 1
         try: d = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e: raise DataError(f"{path}, line {i}: not a JSON object ({e})") from None
-        if not isinstance(d, dict) or not isinstance(d.get("utts"), list): raise DataError(f"{path}, line {i}: no 'utts' list")
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"{path}, line {i}: not a JSON object ({e})") from None
+        if not isinstance(d, dict) or not isinstance(d.get("utts"), list):
+            raise DataError(f"{path}, line {i}: no 'utts' list")
         utts = []
         for j, u in enumerate(d["utts"]):
             toks = (u[1].lower() if lower else u[1]).split()
-            problem = "blank" if not toks else ("too_long" if max_tokens is not None and len(toks) > max_tokens else None)
-            if problem is None: utts.append(toks); continue
-            if on_bad == "error": raise DataError(f"{path}, line {i}, utterance {j}: {problem.replace('_', ' ')} (on_bad='skip' skips and counts it)")
+            problem = "blank" if not toks else ("too_long" if max_tokens is not None and len(toks) > max_tokens
+                                                else None)
+            if problem is None:
+                utts.append(toks)
+                continue
+            if on_bad == "error":
+                raise DataError(f"{path}, line {i}, utterance {j}: {problem.replace('_', ' ')} "
+                                "(on_bad='skip' skips and counts it)")
             rep.skip(problem, i)
         dialogs.append(utts)
     if not dialogs: raise DataError(f"{path}: file is empty")
@@ -322,22 +353,29 @@ def read_dialogs(path, max_tokens: int | None = None, on_bad: str = "error", low
 
 def _swda(root, split, dl, reports, kw):
     def dialogs(fname, check=dl):
-        ds, rep = read_dialogs(corpus_file("swda", fname, root, check), **kw); reports.append(rep); return ds
+        ds, rep = read_dialogs(corpus_file("swda", fname, root, check), **kw)
+        reports.append(rep)
+        return ds
     utts = lambda ds: [u for d in ds for u in d]
     ok, why = _have("swda", ["train.jsonl", "valid.jsonl", "test.jsonl"], root, dl)
     if ok: return {s: utts(dialogs(f"{s}.jsonl", False)) for s in ("train", "valid", "test")}, {}, "published split"
     if split == "published": raise CorpusUnavailable(f"swda: the published split needs every file; {why}")
-    tr = dialogs("valid.jsonl"); va, te = _even_odd(dialogs("test.jsonl"))
-    return {"train": utts(tr), "valid": utts(va), "test": utts(te)}, {}, \
-        f"fallback split: train = valid.jsonl ({len(tr)} dialogs), valid/test = even/odd dialogs of test.jsonl ({_missing(why)} missing)"
+    tr = dialogs("valid.jsonl")
+    va, te = _even_odd(dialogs("test.jsonl"))
+    note = (f"fallback split: train = valid.jsonl ({len(tr)} dialogs), valid/test = even/odd dialogs of test.jsonl "
+            f"({_missing(why)} missing)")
+    return {"train": utts(tr), "valid": utts(va), "test": utts(te)}, {}, note
 
 # %% ../nbs/00b_data.ipynb #9fc49817
 def _folder(path, reports, kw):
     path, out, labels = Path(path), {}, {}
     for s in ("train", "valid", "test"):
         f = path/f"{s}.txt"
-        if not f.is_file(): raise CorpusUnavailable(f"{f}: file not found (a corpus folder needs train.txt, valid.txt and test.txt)")
-        sents, kept, rep = read_lines(f, **kw); reports.append(rep); out[s] = sents
+        if not f.is_file():
+            raise CorpusUnavailable(f"{f}: file not found (a corpus folder needs train.txt, valid.txt and test.txt)")
+        sents, kept, rep = read_lines(f, **kw)
+        reports.append(rep)
+        out[s] = sents
         if (path/f"{s}.labels").exists(): labels[s] = read_labels(path/f"{s}.labels", f, rep.n_lines, kept)
     return out, labels, f"folder {path} (train.txt/valid.txt/test.txt)"
 
@@ -358,9 +396,12 @@ def load_corpus(name: str, root=None, split: str = "published", max_vocab: int |
         note = f"generated ({name}, seed={seed}{''.join(f', {k}={v}' for k, v in synthetic_kw.items())})"
     elif synthetic_kw: raise TypeError(f"unexpected options for corpus {name!r}: {sorted(synthetic_kw)}")
     elif name in ("ptb", "yahoo", "yelp_short", "swda"):
-        texts, labels, note = {"ptb": _ptb, "yahoo": _yahoo, "yelp_short": _yelp_short, "swda": _swda}[name](root, split, download, reports, kw)
+        loader = {"ptb": _ptb, "yahoo": _yahoo, "yelp_short": _yelp_short, "swda": _swda}[name]
+        texts, labels, note = loader(root, split, download, reports, kw)
     elif Path(name).is_dir(): texts, labels, note = _folder(name, reports, kw)
-    else: raise ValueError(f"unknown corpus {name!r}: expected one of {CORPORA} or a folder holding train.txt, valid.txt and test.txt")
+    else:
+        raise ValueError(f"unknown corpus {name!r}: expected one of {CORPORA} "
+                         "or a folder holding train.txt, valid.txt and test.txt")
     if max_train is not None and len(texts["train"]) > max_train:  # a deterministic subset, stated in the note
         idx = np.sort(np.random.default_rng(seed).permutation(len(texts["train"]))[:max_train])
         texts["train"] = [texts["train"][i] for i in idx]
@@ -388,5 +429,6 @@ def plot_lengths(corpus: Corpus, ax=None, bins: int = 40):
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     for s in ("train", "valid", "test"):
         ax.hist([len(x) for x in corpus.split(s)], bins=bins, alpha=0.5, density=True, label=s)
-    ax.set(xlabel="words per sentence", ylabel="density", title=f"{corpus.name}: sentence lengths"); ax.legend()
+    ax.set(xlabel="words per sentence", ylabel="density", title=f"{corpus.name}: sentence lengths")
+    ax.legend()
     return ax
