@@ -39,8 +39,10 @@ def steps_per_epoch(batches, world_size: int = 1) -> int:
     "Batches per epoch for each of `world_size` processes (the tail that does not split evenly is dropped)."
     try: n = len(batches)
     except TypeError:
-        raise TypeError("train_batches must have a length: a seqvae Batches, a list of batches or a DataLoader") from None
-    if n // world_size < 1: raise ValueError(f"train_batches has {n} batch(es), fewer than the {world_size} process(es)")
+        raise TypeError("train_batches must have a length: a seqvae Batches, a list of batches or a DataLoader"
+                        ) from None
+    if n // world_size < 1:
+        raise ValueError(f"train_batches has {n} batch(es), fewer than the {world_size} process(es)")
     return n // world_size
 
 def total_steps(epochs: int | None, max_steps: int | None, per_epoch: int) -> int:
@@ -54,7 +56,7 @@ class TrainState:
     step: int = 0                  # batches done (a skipped bad batch counts)
     epoch: int = 0                 # current epoch (0-based)
     batch_in_epoch: int = 0        # batches of this epoch done (by this process)
-    lr_scale: float = 1.0          # d ** n_t of Eq. (2)
+    lr_scale: float = 1.0          # d ** n_t of Eq. (6.2)
     n_lr_decays: int = 0
     since_best: int = 0            # validations since the best ELBO
     aggressive: bool = False       # aggressive training still on
@@ -76,7 +78,8 @@ class Trainer:
         self.model = self.module if self.world == 1 else torch.nn.parallel.DistributedDataParallel(
             self.module, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.opt = (make_optimizer(self.module.parameters(), cfg) if optimizer is None
-                    else optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer(self.module.parameters()))
+                    else optimizer if isinstance(optimizer, torch.optim.Optimizer)
+                    else optimizer(self.module.parameters()))
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
         self.steps_per_epoch = steps_per_epoch(train_batches, self.world)
         self.total_steps = total_steps(cfg.epochs, cfg.max_steps, self.steps_per_epoch)
@@ -124,7 +127,8 @@ def epoch_batches(self: Trainer):
 # %% ../nbs/06_train.ipynb #15fd2493
 @patch
 def set_lr(self: Trainer) -> float:
-    "Eqs. (6.2)-(6.3): the rate multiplier of this step, applied to each parameter group's base rate; returns the first rate."
+    """Eqs. (6.2)-(6.3): the rate multiplier of this step, applied to each parameter group's base rate;
+    returns the first rate."""
     scale = self.state.lr_scale * (self.lr_restart(self.state.step) if self.lr_restart else 1.0)
     for g, base in zip(self.opt.param_groups, self.base_lrs): g["lr"] = base * scale
     return self.base_lrs[0] * scale
@@ -218,7 +222,8 @@ def flush_window(self: Trainer, step: int):
     self.history.add("train", rec)
     self.log.write("train", **rec)
     if self.bar is not None and n:
-        self.bar.set_postfix({k: f"{mean[k]:.3g}" for k in ("loss", "rec", "kl") if k in mean}, beta=f"{rec['beta']:.2f}")
+        self.bar.set_postfix({k: f"{mean[k]:.3g}" for k in ("loss", "rec", "kl") if k in mean},
+                             beta=f"{rec['beta']:.2f}")
     st.window = {}
 
 @patch
@@ -253,7 +258,8 @@ def validate(self: Trainer) -> dict | None:
 # %% ../nbs/06_train.ipynb #9b104ab0
 @patch
 def judge(self: Trainer, m: dict):
-    "Best model, Eq. (6.2)'s plateau decay with reload, early stopping, and the strategy's own decision, from metrics `m`."
+    """Best model, Eq. (6.2)'s plateau decay with reload, early stopping, and the strategy's own decision,
+    from metrics `m`."""
     st, h, cfg = self.state, self.history, self.cfg
     if h.best_elbo is None or m["elbo"] > h.best_elbo:
         h.best_elbo, h.best_step, st.since_best = m["elbo"], st.step, 0
@@ -275,7 +281,8 @@ def judge(self: Trainer, m: dict):
 # %% ../nbs/06_train.ipynb #536554dc
 @patch
 def checkpoint(self: Trainer) -> dict:
-    "Everything needed to continue exactly, as tensors and plain values (every process calls it: it gathers their random states)."
+    """Everything needed to continue exactly, as tensors and plain values
+    (every process calls it: it gathers their random states)."""
     from seqvae import __version__
     rng = [rng_state()]
     if self.world > 1:
@@ -308,8 +315,10 @@ def resume(self: Trainer) -> bool:
     saved = TrainConfig.from_dict(ckpt["train_config"]).to_dict()
     diff = [f"{k}: checkpoint {saved[k]!r}, now {v!r}" for k, v in self.cfg.to_dict().items()
             if k not in _FREE_ON_RESUME and saved.get(k) != v]
-    if diff: raise ValueError(f"{path} was made with other training settings; resume with the same ones: " + "; ".join(diff))
-    if ckpt["world_size"] != self.world: raise ValueError(f"{path} was made by {ckpt['world_size']} process(es), not {self.world}")
+    if diff:
+        raise ValueError(f"{path} was made with other training settings; resume with the same ones: " + "; ".join(diff))
+    if ckpt["world_size"] != self.world:
+        raise ValueError(f"{path} was made by {ckpt['world_size']} process(es), not {self.world}")
     self.module.load_state_dict(ckpt["model"])
     self.opt.load_state_dict(ckpt["optimizer"])
     self.schedule.load_state_dict(ckpt["schedule"], strict=False)   # cfg.beta was compared above
@@ -358,8 +367,9 @@ def run(self: Trainer, interrupted=lambda: False) -> History:
                 self.after_step()
                 if self.interrupt: self.stop_reason = "interrupted"
                 if self.stop_reason: break
-            if n == 0: raise ValueError(f"train_batches gave no batch at epoch {st.epoch}, position {st.batch_in_epoch}; "
-                                        "it must be re-iterable and as long as len()")
+            if n == 0:
+                raise ValueError(f"train_batches gave no batch at epoch {st.epoch}, position {st.batch_in_epoch}; "
+                                 "it must be re-iterable and as long as len()")
     finally:
         if self.bar is not None: self.bar.close()
         self.log.close()
