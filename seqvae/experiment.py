@@ -62,20 +62,24 @@ class NotebookJob:
         self.notebook, self.out_dir = Path(self.notebook).absolute(), Path(self.out_dir).expanduser().absolute()
         self.parameters = dict(self.parameters or {})
         self.name = self.name or self.notebook.stem
-        if "out_dir" in self.parameters: raise ValueError("give out_dir as NotebookJob(out_dir=...), not as a parameter")
-        if not re.fullmatch(r"[\w.+=-]+", self.name): raise ValueError(f"job name {self.name!r} is not a plain file name")
+        if "out_dir" in self.parameters:
+            raise ValueError("give out_dir as NotebookJob(out_dir=...), not as a parameter")
+        if not re.fullmatch(r"[\w.+=-]+", self.name):
+            raise ValueError(f"job name {self.name!r} is not a plain file name")
 
     @property
     def all_parameters(self) -> dict:
         "The parameters papermill injects: the job's own plus `out_dir`."
         return {**self.parameters, "out_dir": str(self.out_dir)}
 
-    def to_dict(self) -> dict: return dict(notebook=str(self.notebook), parameters=self.parameters, out_dir=str(self.out_dir), name=self.name)
+    def to_dict(self) -> dict:
+        return dict(notebook=str(self.notebook), parameters=self.parameters, out_dir=str(self.out_dir), name=self.name)
 
 # %% ../nbs/01_experiment.ipynb #975268e1
 @dataclass
 class RunResult:
-    "What happened to one `NotebookJob`: 'ok', 'failed', or 'skipped' (done by an earlier run, or its corpus is unavailable: see `error`)."
+    """What happened to one `NotebookJob`: 'ok', 'failed', or 'skipped'
+    (done by an earlier run, or its corpus is unavailable: see `error`)."""
     name: str
     notebook: Path
     status: str
@@ -89,10 +93,12 @@ class RunResult:
     @property
     def results(self) -> dict:
         "The notebook's `results.json`, loaded."
-        if self.results_path is None: raise FileNotFoundError(f"{self.name} has no {RESULTS} ({self.status}: {self.error})")
+        if self.results_path is None:
+            raise FileNotFoundError(f"{self.name} has no {RESULTS} ({self.status}: {self.error})")
         return json.loads(Path(self.results_path).read_text())
 
-    def to_dict(self) -> dict: return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+    def to_dict(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict):
@@ -121,25 +127,30 @@ def _any_cell_started(executed: Path) -> bool:
 def run_notebook(job: NotebookJob, start_timeout: float = 180, execution_timeout: float | None = None,
                  retries: int = 1) -> RunResult:
     "Execute `job` with papermill in its `out_dir` (as cwd); retry a kernel that failed before running any cell."
-    out = job.out_dir; out.mkdir(parents=True, exist_ok=True)
+    out = job.out_dir
+    out.mkdir(parents=True, exist_ok=True)
     for stale in (RESULTS, RUN_RECORD): (out / stale).unlink(missing_ok=True)
     partial, executed = out / f".{job.name}.partial.ipynb", out / f"{job.name}.ipynb"
     t0, error, attempts, missing_data = time.perf_counter(), None, 0, False
     while attempts <= retries:
-        attempts += 1; partial.unlink(missing_ok=True)
+        attempts += 1
+        partial.unlink(missing_ok=True)
         try:
             pm.execute_notebook(str(job.notebook), str(partial), parameters=job.all_parameters, kernel_name="python3",
                                 cwd=str(out), start_timeout=start_timeout, execution_timeout=execution_timeout,
                                 progress_bar=False, log_output=False)
-            error = None; break
+            error = None
+            break
         except PapermillExecutionError as e:                                 # a real cell failure: never retried
-            error, missing_data = _error_text(e), e.ename == "CorpusUnavailable"; break
+            error, missing_data = _error_text(e), e.ename == "CorpusUnavailable"
+            break
         except Exception as e:
             error = _error_text(e)
             if _any_cell_started(partial): break                             # died mid-run: not a start failure
     if partial.exists(): os.replace(partial, executed)
     res = out / RESULTS
-    if error is None and not res.exists(): error = f"{job.notebook.name} ran without error but wrote no {RESULTS} into {out}"
+    if error is None and not res.exists():
+        error = f"{job.notebook.name} ran without error but wrote no {RESULTS} into {out}"
     if error is None:
         try: json.loads(res.read_text())
         except ValueError as e: error = f"{res} is not valid JSON: {e}"
@@ -160,7 +171,8 @@ def check_jobs(jobs: list[NotebookJob]):
 
 def _check_main():
     "Worker processes re-import `__main__`; refuse at once where they cannot (code piped through stdin)."
-    main = sys.modules["__main__"]; path = getattr(main, "__file__", None)
+    main = sys.modules["__main__"]
+    path = getattr(main, "__file__", None)
     if getattr(getattr(main, "__spec__", None), "name", None) is None and path and not os.path.exists(path):
         raise RuntimeError(f"run_notebooks starts worker processes that re-import the main module, which is {path!r} "
                            "here: run from a file (with an `if __name__ == '__main__':` guard) or with `python -c`")
@@ -168,19 +180,26 @@ def _check_main():
 def _mp_context():
     "'forkserver' preloading this module (workers start fast, never forked from a threaded process), else 'spawn'."
     if "forkserver" not in mp.get_all_start_methods(): return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver"); ctx.set_forkserver_preload(["seqvae.experiment"]); return ctx
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["seqvae.experiment"])
+    return ctx
 
 @contextmanager
 def _stderr_to(path):
     "Send this process's file descriptor 2 (and so its child kernels') to `path` for the duration."
-    sys.stderr.flush(); saved = os.dup(2)
+    sys.stderr.flush()
+    saved = os.dup(2)
     with open(path, "w") as f: os.dup2(f.fileno(), 2)
     try: yield
-    finally: sys.stderr.flush(); os.dup2(saved, 2); os.close(saved)
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 def _worker(job: dict, kw: dict) -> dict:
     "Entry point in a worker process: run one job (given as a dict) with stderr sent to `out_dir/NAME.log`."
-    job = NotebookJob(**job); job.out_dir.mkdir(parents=True, exist_ok=True)
+    job = NotebookJob(**job)
+    job.out_dir.mkdir(parents=True, exist_ok=True)
     with _stderr_to(job.out_dir / f"{job.name}.log"): return run_notebook(job, **kw).to_dict()
 
 # %% ../nbs/01_experiment.ipynb #5b51a581
@@ -202,7 +221,8 @@ def _crashed(job: NotebookJob, e: BaseException, duration_s: float) -> RunResult
 def _run_pool(jobs, todo: deque, results: list, workers: int, notify, kw: dict):
     "Feed the job indices in `todo` to at most `workers` worker processes; renew a pool that a dead worker broke."
     if not todo: return
-    _check_main(); worker = importlib.import_module("seqvae.experiment")._worker   # the installed module's, by name
+    _check_main()
+    worker = importlib.import_module("seqvae.experiment")._worker   # the installed module's, by name
     running, pool = {}, None
     try:
         while todo or running:
@@ -212,14 +232,18 @@ def _run_pool(jobs, todo: deque, results: list, workers: int, notify, kw: dict):
                 i = todo.popleft()
                 running[pool.submit(worker, jobs[i].to_dict(), kw)] = i, time.perf_counter()
                 notify(jobs[i].name, "running")
-            done, _ = wait(running, return_when=FIRST_COMPLETED); broken = False
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
             for fut in done:
                 i, t0 = running.pop(fut)
                 try: results[i] = RunResult.from_dict(fut.result())
                 except Exception as e:
-                    results[i] = _crashed(jobs[i], e, time.perf_counter() - t0); broken |= isinstance(e, BrokenProcessPool)
+                    results[i] = _crashed(jobs[i], e, time.perf_counter() - t0)
+                    broken |= isinstance(e, BrokenProcessPool)
                 notify(jobs[i].name, results[i].status)
-            if broken: pool.shutdown(wait=True); pool = None
+            if broken:
+                pool.shutdown(wait=True)
+                pool = None
     finally:
         if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
 
@@ -235,7 +259,9 @@ def run_notebooks(jobs: Iterable[NotebookJob], workers: int = 2, skip_done: bool
     results, todo = [None] * len(jobs), deque()
     for i, job in enumerate(jobs):
         prev = previous_run(job) if skip_done else None
-        if prev is None: todo.append(i); continue
+        if prev is None:
+            todo.append(i)
+            continue
         results[i] = replace(prev, status="skipped", duration_s=0.0, attempts=0)
         notify(job.name, "skipped")
     _run_pool(jobs, todo, results, workers, notify,
