@@ -86,26 +86,28 @@ SCALES = ("smoke", "small", "paper")
 
 _PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, steps=0, epochs=40,
             optimizer="adam", lr=1e-3, n_iw=500, max_eval=0, max_train=0)
-_HE = dict(corpus="yahoo", emb_dim=512, hidden_dim=1024, latent_dim=32, dropout=0.5, init_range=0.01, steps=0, epochs=100,
-           optimizer="sgd", lr=1.0, lr_schedule="plateau", n_iw=500, max_eval=0, max_train=0, max_len=0)
+_HE = dict(corpus="yahoo", emb_dim=512, hidden_dim=1024, latent_dim=32, dropout=0.5, init_range=0.01, steps=0,
+           epochs=100, optimizer="sgd", lr=1.0, lr_schedule="plateau", n_iw=500, max_eval=0, max_train=0, max_len=0)
 _BASE = {
-    "smoke": dict(corpus="synthetic", max_train=1000, max_eval=100, emb_dim=16, hidden_dim=32, latent_dim=4, steps=200, lr=3e-3,
-                  n_iw=5, mi_samples=16, label_seeds=3, projection="pca", aggressive_inner=5),
-    "small": dict(corpus="yelp_short", max_train=20000, max_eval=1000, max_len=25, emb_dim=64, hidden_dim=128, latent_dim=16,
-                  dropout=0.2, steps=2000, lr=2e-3, n_iw=20, mi_samples=2, aggressive_inner=15),
+    "smoke": dict(corpus="synthetic", max_train=1000, max_eval=100, emb_dim=16, hidden_dim=32, latent_dim=4, steps=200,
+                  lr=3e-3, n_iw=5, mi_samples=16, label_seeds=3, projection="pca", aggressive_inner=5),
+    "small": dict(corpus="yelp_short", max_train=20000, max_eval=1000, max_len=25, emb_dim=64, hidden_dim=128,
+                  latent_dim=16, dropout=0.2, steps=2000, lr=2e-3, n_iw=20, mi_samples=2, aggressive_inner=15),
     "paper": _PTB,
 }
 _EXPERIMENT = {
-    "synthetic": {"smoke": dict(corpus="synthetic:toy", emb_dim=16, hidden_dim=32, latent_dim=2, steps=1000, lr=1e-2, n_iw=0),
-                  "small": dict(corpus="synthetic:toy", max_train=0, max_len=0, emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0,
-                                steps=10000, lr=5e-3, n_iw=100, snapshots=6),
-                  "paper": dict(corpus="synthetic:toy", emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0, steps=40000, epochs=0,
-                                lr=1e-3, n_iw=500, snapshots=8)},
+    "synthetic": {
+        "smoke": dict(corpus="synthetic:toy", emb_dim=16, hidden_dim=32, latent_dim=2, steps=1000, lr=1e-2, n_iw=0),
+        "small": dict(corpus="synthetic:toy", max_train=0, max_len=0, emb_dim=32, hidden_dim=64, latent_dim=2,
+                      dropout=0.0, steps=10000, lr=5e-3, n_iw=100, snapshots=6),
+        "paper": dict(corpus="synthetic:toy", emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0, steps=40000,
+                      epochs=0, lr=1e-3, n_iw=500, snapshots=8)},
     "lm_schedules": {},
     "pooling": {"small": dict(steps=1000), "paper": _HE},
     "beta_mi": {"small": dict(steps=1200), "paper": _HE},
     "pretrain_classify": {"paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
-    "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine"), "small": dict(steps=1000, n_iw=0)},
+    "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine"),
+                 "small": dict(steps=1000, n_iw=0)},
 }
 
 def preset(scale: str, experiment: str = "lm_schedules", **overrides) -> Preset:

@@ -27,10 +27,12 @@ class PlainStep:
     def after_validation(self, metrics: dict): pass
 
 class AggressiveStep(PlainStep):
-    "He et al.'s aggressive training: encoder-only inner steps (Eq. (6b.1)) before each decoder step, until the MI falls."
+    """He et al.'s aggressive training: encoder-only inner steps (Eq. (6b.1)) before each decoder step,
+    until the MI falls."""
     def __init__(self, trainer):
         super().__init__(trainer)
-        if not hasattr(trainer.module, "encoder"): raise ValueError("aggressive training needs a model with an .encoder (a SeqVAE)")
+        if not hasattr(trainer.module, "encoder"):
+            raise ValueError("aggressive training needs a model with an .encoder (a SeqVAE)")
         if trainer.world > 1: raise ValueError("aggressive training runs in one process; launch without torchrun")
         enc = set(map(id, trainer.module.encoder.parameters()))
         self.enc, self.dec = [p for p in self.params if id(p) in enc], [p for p in self.params if id(p) not in enc]
@@ -53,7 +55,7 @@ class AggressiveStep(PlainStep):
 # %% ../nbs/06b_steps.ipynb #c723fce2
 @patch
 def random_batch(self: AggressiveStep, k: int):
-    "A training batch drawn at random, deterministically in (seed, step, k): He et al.'s 'fresh batch' for inner step k."
+    "A training batch at random, deterministic in (seed, step, k): He et al.'s 'fresh batch' for inner step k."
     tr = self.trainer
     rng, tb, epoch = np.random.default_rng([tr.cfg.seed, tr.state.step, k]), tr.train_batches, tr.state.epoch
     if self.plan[0] != epoch: self.plan = (epoch, tb.plan(epoch) if has_plan(tb) else list(tb))
