@@ -13,7 +13,7 @@ from torch import Tensor
 
 # %% ../nbs/02_elbo.ipynb #6707a85d
 def beta_objective(rec: Tensor, kl: Tensor, beta: float = 1.0) -> Tensor:
-    "Implements Eq. (4): L_beta = rec + beta * kl (to be minimised); beta=1 is the negative ELBO."
+    "Implements Eq. (2.4): L_beta = rec + beta * kl (to be minimised); beta=1 is the negative ELBO."
     if beta < 0: raise ValueError(f"beta must be >= 0, got {beta}")
     return rec + beta * kl
 
@@ -21,32 +21,32 @@ def beta_objective(rec: Tensor, kl: Tensor, beta: float = 1.0) -> Tensor:
 LOG_2PI = math.log(2 * math.pi)
 
 def log_normal_diag(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
-    "Implements Eq. (5): log N(z; mu, diag(exp(logvar))) summed over the last dim; any leading shape, mu/logvar broadcast."
+    "Implements Eq. (2.5): log N(z; mu, diag(exp(logvar))) summed over the last dim; leading shapes broadcast."
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)  # z.shape[:-1]
 
 def log_normal_std(z: Tensor) -> Tensor:
-    "Implements Eq. (5) with mu=0, logvar=0: log N(z; 0, I) summed over the last dim."
+    "Implements Eq. (2.5) with mu=0, logvar=0: log N(z; 0, I) summed over the last dim."
     return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)  # z.shape[:-1]
 
 def gaussian_entropy(logvar: Tensor) -> Tensor:
-    "Implements Eq. (6): entropy of N(mu, diag(exp(logvar))), summed over the last dim."
+    "Implements Eq. (2.6): entropy of N(mu, diag(exp(logvar))), summed over the last dim."
     return 0.5 * (LOG_2PI + 1 + logvar).sum(-1)  # logvar.shape[:-1]
 
 # %% ../nbs/02_elbo.ipynb #2f5346de
 def reparameterize(mu: Tensor, logvar: Tensor, n_samples: int = 1) -> Tensor:
-    "Implements Eq. (7): `n_samples` draws from N(mu, diag(exp(logvar))), shape (B, K, D) for mu of shape (B, D)."
+    "Implements Eq. (2.7): `n_samples` draws from N(mu, diag(exp(logvar))), shape (B, K, D) for mu of shape (B, D)."
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     eps = torch.randn(*mu.shape[:-1], n_samples, mu.shape[-1], dtype=mu.dtype, device=mu.device)  # (B, K, D)
     return mu.unsqueeze(-2) + torch.exp(0.5 * logvar).unsqueeze(-2) * eps  # (B, K, D)
 
 # %% ../nbs/02_elbo.ipynb #2d1deee4
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
-    "Implements Eq. (8): KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, shape (B,) for mu of shape (B, D)."
+    "Implements Eq. (2.8): KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, shape (B,) for mu of shape (B, D)."
     return 0.5 * (mu.pow(2) + torch.exp(logvar) - 1 - logvar).sum(-1)  # (B,)
 
 # %% ../nbs/02_elbo.ipynb #964fde8b
 def log_aggregate_posterior(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 2**22) -> Tensor:
-    "Implements Eq. (9): log q(z) = logsumexp_n log q(z|x_n) - log N, for z (..., D) against mu, logvar (N, D)."
+    "Implements Eq. (2.9): log q(z) = logsumexp_n log q(z|x_n) - log N, for z (..., D) against mu, logvar (N, D)."
     N, flat = mu.shape[0], z.reshape(-1, z.shape[-1])  # (M, D)
     rows = max(1, chunk // (N * mu.shape[-1]))        # bounds memory at ~chunk elements
     out = [torch.logsumexp(log_normal_diag(zc.unsqueeze(1), mu, logvar), dim=-1)  # (m, N) -> (m,)
@@ -55,7 +55,7 @@ def log_aggregate_posterior(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 
 
 # %% ../nbs/02_elbo.ipynb #23d395ed
 def kl_decomposition(mu: Tensor, logvar: Tensor, n_samples: int = 16) -> dict:
-    "Implements Eq. (10) by Monte Carlo: mean KL (closed form) = I_q(z; n) + KL(q(z) || p(z)), with standard errors."
+    "Implements Eq. (2.10) by Monte Carlo: mean KL (closed form) = I_q(z; n) + KL(q(z) || p(z)), with standard errors."
     if n_samples < 2: raise ValueError(f"n_samples must be >= 2 (for a standard error), got {n_samples}")
     z = reparameterize(mu, logvar, n_samples)                              # (N, K, D)
     log_qz_x = log_normal_diag(z, mu.unsqueeze(1), logvar.unsqueeze(1))   # (N, K)
@@ -68,15 +68,15 @@ def kl_decomposition(mu: Tensor, logvar: Tensor, n_samples: int = 16) -> dict:
 
 # %% ../nbs/02_elbo.ipynb #a4f6bb92
 def linear_gaussian_mi(a: float, s: float, sigma: float) -> float:
-    "Implements Eq. (12): I(x; z) for x ~ N(0, s^2), q(z|x) = N(a x, sigma^2)."
+    "Implements Eq. (2.12): I(x; z) for x ~ N(0, s^2), q(z|x) = N(a x, sigma^2)."
     return 0.5 * math.log1p(a**2 * s**2 / sigma**2)
 
 # %% ../nbs/02_elbo.ipynb #6bf72647
 def log_mean_exp(x: Tensor, dim: int = -1) -> Tensor:
-    "Implements Eq. (13): log(mean(exp(x), dim)), computed stably."
+    "Implements Eq. (2.13): log(mean(exp(x), dim)), computed stably."
     return torch.logsumexp(x, dim=dim) - math.log(x.shape[dim])
 
 # %% ../nbs/02_elbo.ipynb #a4db36d3
 def iw_bound(log_w: Tensor, dim: int = -1) -> Tensor:
-    "Implements Eq. (14) for one draw: log (1/K) sum_k w_k from log_w = log p(x, z_k) - log q(z_k|x)."
+    "Implements Eq. (2.14) for one draw: log (1/K) sum_k w_k from log_w = log p(x, z_k) - log q(z_k|x)."
     return log_mean_exp(log_w, dim=dim)
