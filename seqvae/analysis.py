@@ -22,7 +22,9 @@ def posterior(model, batches) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
     with evaluating(model):
         for b in batches:
             mu, logvar = model.encode(b.x.to(model.device), b.lengths.to(model.device))  # (B, D) each
-            mus.append(mu.cpu()); logvars.append(logvar.cpu()); index.append(b.index)
+            mus.append(mu.cpu())
+            logvars.append(logvar.cpu())
+            index.append(b.index)
             if b.labels is not None: labels.append(b.labels)
     order = torch.cat(index).argsort()
     pick = lambda ts: torch.cat(ts)[order].double().numpy()
@@ -30,11 +32,12 @@ def posterior(model, batches) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
 
 # %% ../nbs/07a_analysis.ipynb #ba98ce11
 def separation(mu, logvar, labels, n_samples: int = 10, seed: int = 0) -> float:
-    "Eq. (1): nearest-centroid accuracy of z ~ q(z|x) (n_samples per row), centroids = class means of mu."
+    "Eq. (7a.1): nearest-centroid accuracy of z ~ q(z|x) (n_samples per row), centroids = class means of mu."
     mu, std, labels = np.asarray(mu, float), np.exp(0.5 * np.asarray(logvar, float)), np.asarray(labels)
     classes = np.unique(labels)
     centroids = np.stack([mu[labels == k].mean(0) for k in classes])                     # (C, D)
-    z = mu[:, None] + std[:, None] * np.random.default_rng(seed).standard_normal((len(mu), n_samples, mu.shape[1]))  # (N, S, D)
+    eps = np.random.default_rng(seed).standard_normal((len(mu), n_samples, mu.shape[1]))  # (N, S, D)
+    z = mu[:, None] + std[:, None] * eps                                                 # (N, S, D)
     d = ((z[:, :, None] - centroids[None, None]) ** 2).sum(-1)                           # (N, S, C)
     return float((classes[d.argmin(-1)] == labels[:, None]).mean())
 
@@ -64,17 +67,20 @@ def project(mu, method: str = "pca", seed: int = 0) -> np.ndarray:
     mu = np.asarray(mu, float)
     if mu.shape[1] <= 2: return np.pad(mu, ((0, 0), (0, 2 - mu.shape[1])))
     if method == "pca": return PCA(2, random_state=seed).fit_transform(mu)
-    if method == "tsne": return TSNE(2, perplexity=min(30.0, (len(mu) - 1) / 3), init="pca", random_state=seed).fit_transform(mu)
+    if method == "tsne":
+        return TSNE(2, perplexity=min(30.0, (len(mu) - 1) / 3), init="pca", random_state=seed).fit_transform(mu)
     raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
 
 # %% ../nbs/07a_analysis.ipynb #6bb88b35
 def snapshot_callback(batches, steps):
-    "A `fit` callback writing `posterior(model, batches)` (mu, logvar) at `steps` to `snapshots/<step>.json` of the run."
+    """A `fit` callback writing `posterior(model, batches)` (mu, logvar) at `steps`
+    to `snapshots/<step>.json` of the run."""
     steps = set(int(s) for s in steps)
     def callback(event, trainer):
         if event == "step" and trainer.state.step in steps and trainer.writes:
             mu, logvar, _ = posterior(trainer.module, batches)
-            save_json(dict(mu=mu.tolist(), logvar=logvar.tolist()), trainer.run_dir/"snapshots"/f"{trainer.state.step}.json")
+            save_json(dict(mu=mu.tolist(), logvar=logvar.tolist()),
+                      trainer.run_dir/"snapshots"/f"{trainer.state.step}.json")
     return callback
 
 def load_snapshots(run_dir) -> dict:
@@ -108,14 +114,17 @@ def plot_bars(rows: list[dict], name: str, metrics=("kl", "mi", "au")):
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
     labels = [str(r[name]) for r in rows]
     for ax, m in zip(axes[0], metrics):
-        ax.bar(range(len(rows)), [np.nan if r.get(m) is None else r[m] for r in rows], color=[f"C{i % 10}" for i in range(len(rows))])
-        ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7); ax.set_title(m)
+        ax.bar(range(len(rows)), [np.nan if r.get(m) is None else r[m] for r in rows],
+               color=[f"C{i % 10}" for i in range(len(rows))])
+        ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+        ax.set_title(m)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/07a_analysis.ipynb #389dff1b
 def plot_codes(codes: dict, labels, n_samples: int = 30, seed: int = 0):
-    "Samples z ~ q(z|x) of each distinct sequence (colour) at each snapshot (column), per schedule (row); first 2 latent dims."
+    """Samples z ~ q(z|x) of each distinct sequence (colour) at each snapshot (column), per schedule (row);
+    first 2 latent dims."""
     import matplotlib.pyplot as plt
     rng, labels = np.random.default_rng(seed), np.asarray(labels)
     steps = list(next(iter(codes.values())))
@@ -126,7 +135,8 @@ def plot_codes(codes: dict, labels, n_samples: int = 30, seed: int = 0):
             z = mu[:, None] + std[:, None] * rng.standard_normal((len(mu), n_samples, mu.shape[1]))   # (N, S, 2)
             ax = axes[i, j]
             for n in range(len(mu)): ax.scatter(z[n, :, 0], z[n, :, -1], s=3, color=f"C{labels[n] % 10}")
-            ax.set(xticks=[], yticks=[]); ax.set_title(f"{kind}, step {s}", fontsize=8)
+            ax.set(xticks=[], yticks=[])
+            ax.set_title(f"{kind}, step {s}", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -136,10 +146,14 @@ def plot_beta_mi(rows: list[dict]):
     import matplotlib.pyplot as plt
     b = [r["beta"] for r in rows]
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.plot(b, [r["kl"] for r in rows], "o-", label="KL (average)"); ax.plot(b, [r["mi"] for r in rows], "s-", label="MI")
+    ax.plot(b, [r["kl"] for r in rows], "o-", label="KL (average)")
+    ax.plot(b, [r["mi"] for r in rows], "s-", label="MI")
     ax.fill_between(b, [r["mi"] for r in rows], [r["kl"] for r in rows], alpha=0.15, label="KL - MI = KL(q(z)||p(z))")
-    ax.set(xlabel="beta", ylabel="nats"); ax.legend(fontsize=8, loc="upper right")
-    au = ax.twinx(); au.plot(b, [r["au"] for r in rows], "k^:", label="AU"); au.set_ylabel("active units")
+    ax.set(xlabel="beta", ylabel="nats")
+    ax.legend(fontsize=8, loc="upper right")
+    au = ax.twinx()
+    au.plot(b, [r["au"] for r in rows], "k^:", label="AU")
+    au.set_ylabel("active units")
     fig.tight_layout()
     return fig
 

@@ -20,8 +20,10 @@ def _row(experiment, corpus, model, source, note, **metrics):
     return dict(experiment=experiment, corpus=corpus, model=model, source=source, note=note, **metrics)
 
 PUBLISHED = [
-    _row("lm_schedules", "ptb", "VAE, cyclical", FU, "approximate, not checked against the paper's text", kl=(1.5, 1.9), ppl=108.0),
-    _row("lm_schedules", "ptb", "VAE, monotonic", FU, "approximate, not checked against the paper's text", kl=0.9, ppl=(108.6, 109.1)),
+    _row("lm_schedules", "ptb", "VAE, cyclical", FU, "approximate, not checked against the paper's text",
+         kl=(1.5, 1.9), ppl=108.0),
+    _row("lm_schedules", "ptb", "VAE, monotonic", FU, "approximate, not checked against the paper's text",
+         kl=0.9, ppl=(108.6, 109.1)),
     _row("pooling", "yahoo", "LSTM language model", HE, HE_NOTE, nll=328.1),
     _row("pooling", "yahoo", "VAE + anneal", HE, HE_NOTE, nll=328.6, kl=0.0, mi=0.0),
     _row("pooling", "yahoo", "beta = 0.4", HE, HE_NOTE, nll=328.5, kl=3.8, mi=2.2),
@@ -74,7 +76,8 @@ def _setting_warning(res: dict, pub: list[dict]) -> str:
     corpora = sorted({r["corpus"] for r in pub})
     diffs = []
     if cfg.get("scale") != "paper": diffs.append(f"scale is `{cfg.get('scale')}`, not the papers' configuration")
-    if cfg.get("corpus") not in corpora: diffs.append(f"corpus is `{cfg.get('corpus')}`, the published rows are on {', '.join(corpora)}")
+    if cfg.get("corpus") not in corpora:
+        diffs.append(f"corpus is `{cfg.get('corpus')}`, the published rows are on {', '.join(corpora)}")
     if "fallback" in str(res.get("split_note", "")): diffs.append("a fallback split was used (see the split note)")
     return ("**Not comparable like for like:** " + "; ".join(diffs) + ".\n") if diffs else ""
 
@@ -104,7 +107,8 @@ def write_summary(run_dir) -> Path:
     md = [f"# seqvae run summary: `{run_dir.name}`\n"]
     if runs:
         md.append(markdown_table([{"notebook": r["name"], "status": r["status"], "seconds": r["duration_s"],
-                                   "error": (r.get("error") or "").strip().splitlines()[-1] if r.get("error") else None} for r in runs]))
+                                   "error": (r.get("error") or "").strip().splitlines()[-1] if r.get("error") else None}
+                                  for r in runs]))
     md += [_section(n, res) for n, res in results.items() if n != "summary"]
     atomic_write_text(run_dir/"summary.md", "\n".join(md))
     return run_dir/"summary.md"
