@@ -20,7 +20,7 @@ SHAPES = {"linear": lambda u: u,
           "sigmoid": lambda u: (_logistic(12.0 * u - 6.0) - _LO) / (_HI - _LO)}
 
 def ramp(u, shape: str = "linear"):
-    "Implements Eq. (1): the ramp f(u) on [0, 1], with f(0) = 0 and f(1) = 1, for a float or an array."
+    "Implements Eq. (3.1): the ramp f(u) on [0, 1], with f(0) = 0 and f(1) = 1, for a float or an array."
     if shape not in SHAPES: raise ValueError(f"shape must be one of {', '.join(map(repr, SHAPES))}, got {shape!r}")
     return SHAPES[shape](np.asarray(u, dtype=np.float64))
 
@@ -56,7 +56,7 @@ def _out(beta, step):
 # %% ../nbs/03_schedules.ipynb #d9acffa2
 def cyclical(step, total_steps: int, n_cycles: int = 4, ratio: float = 0.5, beta_min: float = 0.0,
              beta_max: float = 1.0, shape: str = "linear", hold_zero: float = 0.0):
-    "Implements Eq. (2): the cyclical KL weight at `step` (an int, or an array of ints for a vector of weights)."
+    "Implements Eq. (3.2): the cyclical KL weight at `step` (an int, or an array of ints for a vector of weights)."
     _check_cyclical(total_steps, n_cycles, ratio, beta_min, beta_max, shape, hold_zero)
     t = _steps(step)
     period = math.ceil(total_steps / n_cycles)                       # P
@@ -66,7 +66,7 @@ def cyclical(step, total_steps: int, n_cycles: int = 4, ratio: float = 0.5, beta
 
 # %% ../nbs/03_schedules.ipynb #5e7e5322
 def monotonic(step, warmup_steps: float, beta_min: float = 0.0, beta_max: float = 1.0, shape: str = "linear"):
-    "Implements Eq. (3): a ramp from beta_min to beta_max over `warmup_steps`, then constant (Bowman et al. 2016)."
+    "Implements Eq. (3.3): a ramp from beta_min to beta_max over `warmup_steps`, then constant (Bowman et al. 2016)."
     _require(warmup_steps >= 0, "warmup_steps", ">= 0", warmup_steps)
     _check_betas(beta_min, beta_max, shape)
     t = _steps(step)
@@ -75,7 +75,7 @@ def monotonic(step, warmup_steps: float, beta_min: float = 0.0, beta_max: float 
     return _out(np.where(u >= 1, beta_max, beta), step)
 
 def constant(step, beta: float = 1.0):
-    "Implements Eq. (4): the same KL weight at every step."
+    "Implements Eq. (3.4): the same KL weight at every step."
     _require(beta >= 0, "beta", ">= 0", beta)
     t = _steps(step)
     return _out(np.full(np.shape(t), float(beta)), step)
@@ -108,9 +108,10 @@ class ScheduleConfig:
                  "an integer >= 1 (or None for the run's length)", self.total_steps, w)
         if self.kind == "constant": _require(self.beta >= 0, "beta", ">= 0", self.beta, w)
         elif self.kind == "cyclical":
-            _check_cyclical(self.n_cycles if run_length else self.total_steps, self.n_cycles, self.ratio, self.beta_min, self.beta_max, self.shape,
-                            self.hold_zero, w)
-        elif self.warmup_steps is not None: _require(self.warmup_steps >= 0, "warmup_steps", ">= 0", self.warmup_steps, w)
+            _check_cyclical(self.n_cycles if run_length else self.total_steps, self.n_cycles, self.ratio,
+                            self.beta_min, self.beta_max, self.shape, self.hold_zero, w)
+        elif self.warmup_steps is not None:
+            _require(self.warmup_steps >= 0, "warmup_steps", ">= 0", self.warmup_steps, w)
         else: _require(0 < self.ratio <= 1, "ratio", "in (0, 1]", self.ratio, w)
         if self.kind == "monotonic": _check_betas(self.beta_min, self.beta_max, self.shape, w)
         return self
@@ -121,7 +122,7 @@ class ScheduleConfig:
 
 # %% ../nbs/03_schedules.ipynb #8124e269
 class Schedule:
-    "A KL-weight schedule built from a `ScheduleConfig`: `schedule(step)` gives beta; `step()`, `state_dict()` for loops."
+    "A KL-weight schedule from a `ScheduleConfig`: `schedule(step)` gives beta; `step()`, `state_dict()` for loops."
     def __init__(self, cfg: ScheduleConfig):
         self.cfg, self.current_step = replace(cfg).validate(), 0
         if cfg.total_steps is None and cfg.kind != "constant":
@@ -143,16 +144,19 @@ class Schedule:
         return self()
     def values(self, total_steps: int | None = None) -> np.ndarray:
         "beta at steps 0 .. total_steps - 1 (default: the config's), as a float64 array."
-        return np.asarray(self(np.arange(self.cfg.total_steps if total_steps is None else total_steps)), dtype=np.float64)
+        return np.asarray(self(np.arange(self.cfg.total_steps if total_steps is None else total_steps)),
+                          dtype=np.float64)
     def state_dict(self) -> dict: return {"current_step": self.current_step, "config": asdict(self.cfg)}
     def load_state_dict(self, state: dict, strict: bool = True):
         "Restore the counter; with `strict`, the saved config must equal this one."
         diff = [k for k, v in asdict(self.cfg).items() if state["config"].get(k) != v]
-        if strict and diff: raise ValueError(f"schedule state was saved with a different config: {', '.join(diff)} differ")
+        if strict and diff:
+            raise ValueError(f"schedule state was saved with a different config: {', '.join(diff)} differ")
         self.current_step = int(state["current_step"])
     def lr_lambda(self, min_factor: float = 0.0) -> "LRRestart":
         "Cosine LR restarts on this schedule's cycles (one cycle unless cyclical), for `LambdaLR`."
-        return lr_restart_lambda(self.cfg.total_steps, self.cfg.n_cycles if self.cfg.kind == "cyclical" else 1, min_factor)
+        return lr_restart_lambda(self.cfg.total_steps, self.cfg.n_cycles if self.cfg.kind == "cyclical" else 1,
+                                 min_factor)
     def plot(self, ax=None, total_steps: int | None = None, **kwargs):
         "Plot beta against the step; returns the matplotlib axes."
         import matplotlib.pyplot as plt
@@ -164,12 +168,13 @@ class Schedule:
         c = self.cfg
         if c.kind == "constant": return f"constant(beta={c.beta})"
         if c.kind == "monotonic": return f"monotonic(warmup={self.warmup_steps:g}, {c.shape})"
-        return f"cyclical(M={c.n_cycles}, R={c.ratio}, {c.shape}" + (f", hold_zero={c.hold_zero})" if c.hold_zero else ")")
+        return (f"cyclical(M={c.n_cycles}, R={c.ratio}, {c.shape}"
+                + (f", hold_zero={c.hold_zero})" if c.hold_zero else ")"))
 
 # %% ../nbs/03_schedules.ipynb #3408cbd9
 @dataclass
 class LRRestart:
-    "Implements Eq. (5): a learning-rate multiplier in [min_factor, 1] that restarts at 1 at every cycle."
+    "Implements Eq. (3.5): a learning-rate multiplier in [min_factor, 1] that restarts at 1 at every cycle."
     total_steps: int
     n_cycles: int = 4
     min_factor: float = 0.0
@@ -180,7 +185,7 @@ class LRRestart:
         return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * pos))
 
 def lr_restart_lambda(total_steps: int, n_cycles: int = 4, min_factor: float = 0.0) -> LRRestart:
-    "Cosine LR restarts on the cycles of `cyclical(step, total_steps, n_cycles)`, for `torch.optim.lr_scheduler.LambdaLR`."
+    "Cosine LR restarts on the cycles of `cyclical(step, total_steps, n_cycles)`, for `lr_scheduler.LambdaLR`."
     _require(_is_int(n_cycles) and n_cycles >= 1, "n_cycles", "an integer >= 1", n_cycles)
     _require(_is_int(total_steps) and total_steps >= n_cycles, "total_steps", f"an integer >= n_cycles ({n_cycles})",
              total_steps)
