@@ -76,24 +76,30 @@ class VAEConfig:
 
 # %% ../nbs/04_model.ipynb #35824088
 def check_batch(x, lengths, vocab_size):
-    "Raise `ValueError` unless `x` (B, T) holds ids in [0, vocab_size) and exactly `lengths` (B,) >= 2 non-pad tokens per row."
+    """Raise `ValueError` unless `x` (B, T) holds ids in [0, vocab_size)
+    and exactly `lengths` (B,) >= 2 non-pad tokens per row."""
     if not (torch.is_tensor(x) and x.dim() == 2 and x.numel() > 0 and not x.is_floating_point()):
-        raise ValueError(f"x must be a non-empty integer tensor of shape (B, T), got {tuple(x.shape) if torch.is_tensor(x) else type(x)}")
+        raise ValueError("x must be a non-empty integer tensor of shape (B, T), "
+                         f"got {tuple(x.shape) if torch.is_tensor(x) else type(x)}")
     if not (torch.is_tensor(lengths) and lengths.shape == (x.size(0),)):
-        raise ValueError(f"lengths must have shape (B,) = ({x.size(0)},) to match x, got {tuple(lengths.shape) if torch.is_tensor(lengths) else type(lengths)}")
+        raise ValueError(f"lengths must have shape (B,) = ({x.size(0)},) to match x, "
+                         f"got {tuple(lengths.shape) if torch.is_tensor(lengths) else type(lengths)}")
     lo, hi = int(x.min()), int(x.max())
-    if lo < 0 or hi >= vocab_size: raise ValueError(f"token ids must lie in [0, vocab_size={vocab_size}); x holds ids from {lo} to {hi}")
+    if lo < 0 or hi >= vocab_size:
+        raise ValueError(f"token ids must lie in [0, vocab_size={vocab_size}); x holds ids from {lo} to {hi}")
     lengths = lengths.to(x.device)
     if (lengths < 2).any():
         i = int((lengths < 2).nonzero()[0])
-        raise ValueError(f"zero-length sentence: row {i} has length {int(lengths[i])}, but every row needs at least <s> and </s> (length >= 2)")
+        raise ValueError(f"zero-length sentence: row {i} has length {int(lengths[i])}, "
+                         "but every row needs at least <s> and </s> (length >= 2)")
     if (lengths > x.size(1)).any():
         i = int((lengths > x.size(1)).nonzero()[0])
         raise ValueError(f"lengths do not match x: row {i} has length {int(lengths[i])} > x.size(1) = {x.size(1)}")
     bad = ((x == PAD) != (torch.arange(x.size(1), device=x.device) >= lengths[:, None])).any(1)  # (B,)
     if bad.any():
         i = int(bad.nonzero()[0])
-        raise ValueError(f"lengths do not match x: row {i} should hold {int(lengths[i])} non-pad tokens and then only <pad>")
+        raise ValueError(f"lengths do not match x: row {i} should hold {int(lengths[i])} non-pad tokens "
+                         "and then only <pad>")
 
 # %% ../nbs/04_model.ipynb #f2b462ae
 def init_uniform_(module, init_range=0.01, emb_init_range=0.1):
@@ -121,12 +127,13 @@ def set_lstm_autocast(model: nn.Module, on: bool | None):
 
 # %% ../nbs/04_model.ipynb #7feebd7a
 class Encoder(nn.Module):
-    "q(z|x): embedding, LSTM, pooling of the top-layer states and a linear map to (mu, logvar); Eq. (3)."
+    "q(z|x): embedding, LSTM, pooling of the top-layer states and a linear map to (mu, logvar); Eq. (4.3)."
     def __init__(self, cfg: VAEConfig):
         super().__init__()
         self.pooling, self.n_dir = cfg.pooling, 2 if cfg.bidirectional else 1
         self.embed = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
-        self.lstm = nn.LSTM(cfg.emb_dim, cfg.hidden_dim, cfg.n_layers, batch_first=True, bidirectional=cfg.bidirectional)
+        self.lstm = nn.LSTM(cfg.emb_dim, cfg.hidden_dim, cfg.n_layers, batch_first=True,
+                            bidirectional=cfg.bidirectional)
         self.to_stats = nn.Linear(self.n_dir * cfg.hidden_dim, 2 * cfg.latent_dim)
         self.lstm_autocast = None                                # see `run_lstm`
 
@@ -153,7 +160,8 @@ def word_dropout(x_in, p):
 
 # %% ../nbs/04_model.ipynb #748404dd
 class Decoder(nn.Module):
-    "p(x|z) as in Eqs. (2) and (4); `log_prob` implements Eq. (5) for z of shape (B, K, D). With `use_z=False`, an LSTM LM."
+    """p(x|z) as in Eqs. (4.2) and (4.4); `log_prob` implements Eq. (4.5) for z of shape (B, K, D).
+    With `use_z=False`, an LSTM LM."""
     def __init__(self, cfg: VAEConfig, use_z=True):
         super().__init__()
         D = cfg.latent_dim if use_z else 0
@@ -168,7 +176,7 @@ class Decoder(nn.Module):
         self.logits_block = 2 ** 22                              # without autograd: logits per output-layer block
 
     def init_state(self, z):
-        "(h0, c0) with c0 = Linear(z), h0 = tanh(c0), each (n_layers, N, H); None (zeros) when z does not set the state."
+        "(h0, c0) with c0 = Linear(z), h0 = tanh(c0), each (n_layers, N, H); None (zeros) when z does not set it."
         if not self.z_init: return None
         c0 = self.to_c0(z).view(len(z), self.n_layers, self.hidden_dim).transpose(0, 1).contiguous()  # (L, N, H)
         return torch.tanh(c0), c0
@@ -177,7 +185,8 @@ class Decoder(nn.Module):
         "Dropped-out top LSTM states (N, T, H) for inputs x_in (N, T) and z (N, D), and the LSTM state."
         e = self.drop_in(self.embed(x_in))                                          # (N, T, E)
         if self.z_concat: e = torch.cat([e, z[:, None].expand(-1, x_in.size(1), -1)], -1)  # (N, T, E + D)
-        h, state = run_lstm(self.lstm, e, self.init_state(z) if state is None else state, self.lstm_autocast)  # (N, T, H)
+        h, state = run_lstm(self.lstm, e, self.init_state(z) if state is None else state,
+                            self.lstm_autocast)                                     # (N, T, H)
         return self.drop_out(h), state
 
     def forward(self, x_in, z=None, state=None):
@@ -186,7 +195,7 @@ class Decoder(nn.Module):
         return self.out(h), state                                                    # (N, T, V)
 
     def log_prob(self, x, lengths, z=None):
-        "Eq. (5): sum of log p(x_t | x_<t, z) over targets x[:, 1:length], for z (B, K, D) or None; returns (B, K)."
+        "Eq. (4.5): sum of log p(x_t | x_<t, z) over targets x[:, 1:length], for z (B, K, D) or None; returns (B, K)."
         B, K = x.size(0), 1 if z is None else z.size(1)
         x = x[:, :int(lengths.max())]                               # drop surplus padding
         x_in, target = x[:, :-1], x[:, 1:]                          # (B, T-1) each
@@ -201,17 +210,18 @@ class Decoder(nn.Module):
 
 # %% ../nbs/04_model.ipynb #8af40b1e
 def kl_per_dim(mu, logvar):
-    "Eq. (6): KL(N(mu, exp(logvar)) || N(0, 1)) per dimension, same shape as mu."
+    "Eq. (4.6): KL(N(mu, exp(logvar)) || N(0, 1)) per dimension, same shape as mu."
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 def free_bits_kl(kl_d, free_bits=0.0):
-    "Eq. (7): sum_d max(free_bits, batch-mean KL_d) for kl_d (B, D); the plain batch-mean KL when free_bits = 0."
+    "Eq. (4.7): sum_d max(free_bits, batch-mean KL_d) for kl_d (B, D); the plain batch-mean KL when free_bits = 0."
     if free_bits <= 0: return kl_d.sum(-1).mean()
     return kl_d.mean(0).clamp(min=free_bits).sum()
 
 # %% ../nbs/04_model.ipynb #7307229e
 def generate(decoder, z=None, n=None, max_len=50, greedy=False, temperature=1.0):
-    "Decode n rows token by token from <s> (z (n, D) or None): argmax or sampling at `temperature`; word-id lists up to </s>."
+    """Decode n rows token by token from <s> (z (n, D) or None): argmax or sampling at `temperature`;
+    word-id lists up to </s>."""
     if temperature <= 0: raise ValueError(f"temperature must be > 0, got {temperature}")
     n = len(z) if z is not None else n
     tok = torch.full((n, 1), BOS, dtype=torch.long, device=decoder.out.weight.device)  # (n, 1)
@@ -220,7 +230,8 @@ def generate(decoder, z=None, n=None, max_len=50, greedy=False, temperature=1.0)
         logits, state = decoder(tok, z, state)                                  # (n, 1, V)
         logits = logits[:, -1] / temperature                                    # (n, V)
         tok = logits.argmax(-1, keepdim=True) if greedy else torch.multinomial(logits.softmax(-1), 1)  # (n, 1)
-        steps.append(tok.masked_fill(done[:, None], EOS)); done |= tok[:, 0] == EOS
+        steps.append(tok.masked_fill(done[:, None], EOS))
+        done |= tok[:, 0] == EOS
         if done.all(): break
     ids = torch.cat(steps, 1).tolist()                                          # (n, <= max_len)
     return [row[:row.index(EOS)] if EOS in row else row for row in ids]
@@ -233,8 +244,10 @@ def decode_ids(ids, vocab):
 # %% ../nbs/04_model.ipynb #9f4f7de3
 def check_z(z, batch_size, latent_dim):
     "Raise `ValueError` unless z is a float tensor of shape (batch_size, K, latent_dim)."
-    if not (torch.is_tensor(z) and z.is_floating_point() and z.dim() == 3 and z.size(0) == batch_size and z.size(2) == latent_dim):
-        raise ValueError(f"z must have shape (B, K, latent_dim) = ({batch_size}, K, {latent_dim}), got {tuple(z.shape) if torch.is_tensor(z) else type(z)}")
+    if not (torch.is_tensor(z) and z.is_floating_point() and z.dim() == 3 and z.size(0) == batch_size
+            and z.size(2) == latent_dim):
+        raise ValueError(f"z must have shape (B, K, latent_dim) = ({batch_size}, K, {latent_dim}), "
+                         f"got {tuple(z.shape) if torch.is_tensor(z) else type(z)}")
 
 @contextmanager
 def evaluating(model):
@@ -247,7 +260,8 @@ def evaluating(model):
 
 # %% ../nbs/04_model.ipynb #301c4bdb
 class SeqVAE(nn.Module):
-    "LSTM sequence VAE, Eqs. (1)-(8): pooling LSTM encoder q(z|x), autoregressive LSTM decoder p(x|z), prior N(0, I)."
+    """LSTM sequence VAE, Eqs. (4.1)-(4.8): pooling LSTM encoder q(z|x),
+    autoregressive LSTM decoder p(x|z), prior N(0, I)."""
     check_inputs = True  # set False to skip input validation (it synchronises with the device)
 
     def __init__(self, cfg: VAEConfig):
@@ -263,32 +277,35 @@ class SeqVAE(nn.Module):
         if self.check_inputs: check_batch(x, lengths, self.cfg.vocab_size)
 
     def encode(self, x, lengths):
-        "Posterior parameters (mu, logvar), each (B, D); Eq. (3)."
+        "Posterior parameters (mu, logvar), each (B, D); Eq. (4.3)."
         self._check(x, lengths)
         return self.encoder(x, lengths)
 
     def log_px_z(self, x, lengths, z):
-        "log p(x|z) (B, K) for z (B, K, D), summed over the targets x[:, 1:length] (</s> in, <s> out); Eq. (5)."
+        "log p(x|z) (B, K) for z (B, K, D), summed over the targets x[:, 1:length] (</s> in, <s> out); Eq. (4.5)."
         self._check(x, lengths)
         check_z(z, x.size(0), self.cfg.latent_dim)
         return self.decoder.log_prob(x, lengths, z)
 
     def forward(self, x, lengths, beta=1.0, n_samples=1):
-        "Eq. (8): dict of loss, rec, kl, kl_loss (Eq. 7) and elbo, each a mean over the batch's sentences."
+        "Eq. (4.8): dict of loss, rec, kl, kl_loss (Eq. 4.7) and elbo, each a mean over the batch's sentences."
         self._check(x, lengths)
         mu, logvar = self.encoder(x, lengths)                        # (B, D) each
         z = reparameterize(mu, logvar, n_samples)                    # (B, K, D)
         rec = -self.decoder.log_prob(x, lengths, z).mean(1)          # (B,)
         kl_d = kl_per_dim(mu, logvar)                                # (B, D)
         kl, kl_loss = kl_d.sum(-1), free_bits_kl(kl_d, self.cfg.free_bits)  # (B,), ()
-        return dict(loss=rec.mean() + beta * kl_loss, rec=rec.mean(), kl=kl.mean(), kl_loss=kl_loss, elbo=-(rec + kl).mean())
+        return dict(loss=rec.mean() + beta * kl_loss, rec=rec.mean(), kl=kl.mean(), kl_loss=kl_loss,
+                    elbo=-(rec + kl).mean())
 
     @torch.no_grad()
     def sample(self, n=None, max_len=50, greedy=False, z=None, temperature=1.0):
         "Sentences from z ~ p(z) (or the given z (n, D)) as word-id lists, greedy or sampled at `temperature`."
-        if z is None and not (isinstance(n, int) and n >= 1): raise ValueError(f"n must be a positive int when z is not given, got {n!r}")
+        if z is None and not (isinstance(n, int) and n >= 1):
+            raise ValueError(f"n must be a positive int when z is not given, got {n!r}")
         if z is not None and not (z.dim() == 2 and z.size(1) == self.cfg.latent_dim and n in (None, len(z))):
-            raise ValueError(f"z must have shape (n, latent_dim) = ({n or 'n'}, {self.cfg.latent_dim}), got {tuple(z.shape)}")
+            raise ValueError(f"z must have shape (n, latent_dim) = ({n or 'n'}, {self.cfg.latent_dim}), "
+                             f"got {tuple(z.shape)}")
         z = torch.randn(n, self.cfg.latent_dim, device=self.device) if z is None else z.to(self.device)  # (n, D)
         with evaluating(self): return generate(self.decoder, z, max_len=max_len, greedy=greedy, temperature=temperature)
 
@@ -311,7 +328,7 @@ class SeqVAE(nn.Module):
 
 # %% ../nbs/04_model.ipynb #682f4b48
 class LSTMLanguageModel(nn.Module):
-    "LSTM language model: the SeqVAE decoder without z; log p(x) is Eq. (5) with no z, exact."
+    "LSTM language model: the SeqVAE decoder without z; log p(x) is Eq. (4.5) with no z, exact."
     check_inputs = True
 
     def __init__(self, cfg: VAEConfig):
@@ -337,4 +354,5 @@ class LSTMLanguageModel(nn.Module):
     @torch.no_grad()
     def sample(self, n, max_len=50, greedy=False, temperature=1.0):
         "n sentences as word-id lists, greedy or sampled at `temperature`."
-        with evaluating(self): return generate(self.decoder, None, n=n, max_len=max_len, greedy=greedy, temperature=temperature)
+        with evaluating(self):
+            return generate(self.decoder, None, n=n, max_len=max_len, greedy=greedy, temperature=temperature)
