@@ -33,7 +33,9 @@ def is_latent(model):
 @contextmanager
 def seeded(seed, device=None):
     "Fork the RNG (CPU, and CUDA when `device` is CUDA) and seed it; `seed=None` leaves the RNG alone."
-    if seed is None: yield; return
+    if seed is None:
+        yield
+        return
     devices = [device] if device is not None and torch.device(device).type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
@@ -48,7 +50,7 @@ def _batches(model, batches):
 
 # %% ../nbs/05_metrics.ipynb #5fd7b45d
 def iw_log_px(model, x, lengths, n_iw=500, chunk=100, max_logits=2**27):
-    "Eq. (1) for one batch: (B,) IW estimates of log p(x), encoder once, n_iw samples in passes of <= max_logits."
+    "Eq. (5.1) for one batch: (B,) IW estimates of log p(x), encoder once, n_iw samples in passes of <= max_logits."
     mu, logvar = model.encode(x, lengths)                                   # (B, D) each
     T, V = int(lengths.max()) - 1, model.cfg.vocab_size                     # targets per row, vocabulary
     k = max(1, min(chunk, n_iw, max_logits // (T * V)))                     # samples per sentence per pass
@@ -65,7 +67,7 @@ def iw_log_px(model, x, lengths, n_iw=500, chunk=100, max_logits=2**27):
     return torch.cat(out)                                                   # (B,)
 
 def iw_nll(model, batches, n_iw=500, chunk=100, seed=0, max_logits=2**27):
-    "Eq. (2): dict(nll = mean -log p(x) per sentence, ppl = exp(sum NLL / n_tokens), n_sentences, n_tokens)."
+    "Eq. (5.2): dict(nll = mean -log p(x) per sentence, ppl = exp(sum NLL / n_tokens), n_sentences, n_tokens)."
     nll, n_sent, n_tok = 0.0, 0, 0
     with evaluating(model), seeded(seed, model_device(model)):
         for x, lengths in _batches(model, batches):
@@ -78,19 +80,21 @@ def iw_nll(model, batches, n_iw=500, chunk=100, seed=0, max_logits=2**27):
 
 # %% ../nbs/05_metrics.ipynb #f93375e7
 def elbo_terms(model, batches, n_samples=1, seed=0):
-    "Eq. (3): dict(elbo, rec, kl, ppl_elbo, n_sentences, n_tokens) at beta = 1, per-sentence means in nats."
+    "Eq. (5.3): dict(elbo, rec, kl, ppl_elbo, n_sentences, n_tokens) at beta = 1, per-sentence means in nats."
     rec, kl, n_sent, n_tok = 0.0, 0.0, 0, 0
     with evaluating(model), seeded(seed, model_device(model)):
         for x, lengths in _batches(model, batches):
             out = model(x, lengths, beta=1.0, n_samples=n_samples)
-            rec += float(out["rec"]) * len(x); kl += float(out["kl"]) * len(x)
-            n_sent += len(x); n_tok += int((lengths - 1).sum())
+            rec += float(out["rec"]) * len(x)
+            kl += float(out["kl"]) * len(x)
+            n_sent += len(x)
+            n_tok += int((lengths - 1).sum())
     return dict(elbo=-(rec + kl) / n_sent, rec=rec / n_sent, kl=kl / n_sent, ppl_elbo=math.exp((rec + kl) / n_tok),
                 n_sentences=n_sent, n_tokens=n_tok)
 
 # %% ../nbs/05_metrics.ipynb #279e2ae6
 def mi_estimate(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
-    "Eqs. (4)-(5): mean -H(q(z|x_i)) - log q(z_i), z_i ~ q(z|x_i); q(z) from (mu_ref, logvar_ref), default the rows."
+    "Eqs. (5.4)-(5.5): mean -H(q(z|x_i)) - log q(z_i), z_i ~ q(z|x_i); q(z) from (mu_ref, logvar_ref), else the rows."
     mu_ref, logvar_ref = (mu, logvar) if mu_ref is None else (mu_ref, logvar_ref)
     z = reparameterize(mu, logvar, n_samples)                                # (B, K, D)
     return float((-gaussian_entropy(logvar)[:, None] - log_aggregate_posterior(z, mu_ref, logvar_ref)).mean())
@@ -105,7 +109,7 @@ def encode_all(model, batches):
     return torch.cat(mus), torch.cat(logvars), [len(m) for m in mus]
 
 def mutual_info(model, batches, against="batch", seed=0, n_samples=1):
-    "Eq. (5): I_q(x; z) in nats, log q(z) within each batch (He et al., batch-size weighted) or against the whole set."
+    "Eq. (5.5): I_q(x; z) in nats, log q(z) within each batch (He et al., batch-size weighted) or against the full set."
     if against not in ("batch", "dataset"): raise ValueError(f"against must be 'batch' or 'dataset', got {against!r}")
     if not is_latent(model): return 0.0
     with evaluating(model), seeded(seed, model_device(model)):
@@ -116,7 +120,7 @@ def mutual_info(model, batches, against="batch", seed=0, n_samples=1):
 
 # %% ../nbs/05_metrics.ipynb #82a60efa
 def active_units(model, batches, delta=0.01):
-    "Eq. (6), in two passes: dict(au = number of dimensions with Var_x mu_d(x) >= delta, au_var = the variances (D,))."
+    "Eq. (5.6), in two passes: dict(au = count of dimensions with Var_x mu_d(x) >= delta, au_var = the variances (D,))."
     if not is_latent(model): return dict(au=0, au_var=torch.zeros(0))
     with evaluating(model):
         total, n = 0.0, 0
@@ -131,7 +135,7 @@ def active_units(model, batches, delta=0.01):
 
 # %% ../nbs/05_metrics.ipynb #73d3b1f9
 def mi_au(model, batches, delta=0.01, seed=0, n_samples=1):
-    "Eqs. (4)-(6) from one encoder pass: dict(mi, mi_dataset, au, au_var), as `mutual_info` and `active_units` give."
+    "Eqs. (5.4)-(5.6) in one encoder pass: dict(mi, mi_dataset, au, au_var), as `mutual_info` and `active_units` give."
     if not is_latent(model): return dict(mi=0.0, mi_dataset=0.0, au=0, au_var=torch.zeros(0))
     with evaluating(model):
         mu, logvar, sizes = encode_all(model, batches)                       # (N, D) each
