@@ -20,7 +20,9 @@ def experiment_notebooks(folder=None) -> dict[str, Path]:
     "Name -> path of every experiment notebook (names starting with `_` are skipped), sorted by name."
     if folder is None:
         root = project_root()
-        if root is None: raise FileNotFoundError("no nbs/experiments folder found from here; run inside a clone of seqvae or pass --notebooks DIR")
+        if root is None:
+            raise FileNotFoundError("no nbs/experiments folder found from here; "
+                                    "run inside a clone of seqvae or pass --notebooks DIR")
         folder = root/"nbs"/"experiments"
     nbs = {p.stem: p for p in sorted(Path(folder).glob("*.ipynb")) if not p.name.startswith("_")}
     if not nbs: raise FileNotFoundError(f"{folder}: no experiment notebooks (*.ipynb) there")
@@ -56,8 +58,10 @@ RUN_LAST = ("summary",)  # notebooks that run after all others, always afresh
 def _progress(name, status):
     print(f"[{time.strftime('%H:%M:%S')}] {name}: {status}", file=sys.stderr, flush=True)
 
-def reproduce(out=None, scale="small", only=None, workers=2, device="auto", params=None, force=False, notebooks=None) -> list:
-    "Run the experiment notebooks in parallel into `out` (default `runs/<scale>`); finished ones are skipped unless `force`."
+def reproduce(out=None, scale="small", only=None, workers=2, device="auto", params=None, force=False,
+              notebooks=None) -> list:
+    """Run the experiment notebooks in parallel into `out` (default `runs/<scale>`);
+    finished ones are skipped unless `force`."""
     out = Path(out or Path("runs")/scale).resolve()
     jobs = reproduce_jobs(out, scale, only, device, params, notebooks)
     _progress("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
@@ -66,7 +70,8 @@ def reproduce(out=None, scale="small", only=None, workers=2, device="auto", para
     def save(results):
         names = {r.name for r in results}
         runs = [r for r in earlier if r["name"] not in names] + [r.to_dict() for r in results]
-        save_json({"scale": scale, "wall_time_s": time.time() - t0, "runs": sorted(runs, key=lambda r: r["name"] in RUN_LAST)}, record)
+        save_json({"scale": scale, "wall_time_s": time.time() - t0,
+                   "runs": sorted(runs, key=lambda r: r["name"] in RUN_LAST)}, record)
     first = [j for j in jobs if j.name not in RUN_LAST]
     results = run_notebooks(first, workers=workers, skip_done=not force, on_update=_progress) if first else []
     save(results)
@@ -176,13 +181,14 @@ def train_command(args) -> int:
     fig = Figure(figsize=(13, 3.2))
     plot_history(h, fig.subplots(1, 3))
     fig.savefig(out/"curves.png", dpi=100)
-    print(json.dumps(dict(run_dir=str(out), stop_reason=h.stop_reason, best_step=h.best_step, best_valid_elbo=h.best_elbo,
-                          interrupted=h.interrupted)))
+    print(json.dumps(dict(run_dir=str(out), stop_reason=h.stop_reason, best_step=h.best_step,
+                          best_valid_elbo=h.best_elbo, interrupted=h.interrupted)))
     return 130 if h.interrupted else 0
 
 # %% ../nbs/10_cli.ipynb #23e1599a
 def evaluate_command(args) -> int:
-    "`seqvae evaluate CHECKPOINT`: the metrics of `evaluate` on a split, printed as JSON and written beside the checkpoint."
+    """`seqvae evaluate CHECKPOINT`: the metrics of `evaluate` on a split,
+    printed as JSON and written beside the checkpoint."""
     from dataclasses import replace
     from seqvae.builder import eval_batches, load_data
     from seqvae.config import RunConfig
@@ -205,13 +211,15 @@ def evaluate_command(args) -> int:
     t0 = time.perf_counter()
     m = evaluate(model, batches, n_iw=args.n_iw, seed=args.seed)
     res = dict(checkpoint=str(path), split=args.split, n_iw=args.n_iw, device=str(device),
-               eval_time_s=time.perf_counter() - t0, metrics={k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in m.items()})
+               eval_time_s=time.perf_counter() - t0,
+               metrics={k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in m.items()})
     save_json(res, args.out or folder/f"metrics_{args.split}_{path.stem}.json")
     print(json.dumps(res["metrics"], default=str))
     return 0
 
 def run_train_command(args) -> int:
-    "Run `seqvae train` or `seqvae evaluate`; a problem with the input or the run folder is one line on stderr and status 2."
+    """Run `seqvae train` or `seqvae evaluate`;
+    a problem with the input or the run folder is one line on stderr and status 2."""
     from seqvae.checkpoint import CheckpointError
     try: return {"train": train_command, "evaluate": evaluate_command}[args.command](args)
     except (ValueError, OSError, CheckpointError, FloatingPointError) as e:

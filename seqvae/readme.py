@@ -26,7 +26,8 @@ def _output_md(o, where: str) -> str:
     if o.output_type == "error": raise ValueError(f"{where}: the notebook holds an error output ({o.ename})")
     data = o.get("data", {})
     if "text/markdown" in data: return data["text/markdown"].rstrip()
-    if any(k.startswith("image/") for k in data): raise ValueError(f"{where}: image outputs cannot be rendered into README.md")
+    if any(k.startswith("image/") for k in data):
+        raise ValueError(f"{where}: image outputs cannot be rendered into README.md")
     return f"```\n{data['text/plain'].rstrip()}\n```" if "text/plain" in data else ""
 
 # %% ../nbs/11_readme.ipynb #33a0ed28
@@ -35,7 +36,9 @@ def render_readme(nb_path) -> str:
     nb = nbformat.read(nb_path, as_version=4)
     parts = [f"<!-- Generated from {Path(nb_path).name} by `seqvae readme`; edit the notebook, not this file. -->"]
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "markdown": parts.append(cell.source.strip()); continue
+        if cell.cell_type == "markdown":
+            parts.append(cell.source.strip())
+            continue
         if cell.cell_type != "code": continue
         d = _directives(cell.source)
         if d.get("hide") == "true": continue
@@ -46,14 +49,16 @@ def render_readme(nb_path) -> str:
 
 # %% ../nbs/11_readme.ipynb #6f0b62e5
 def write_readme(root=None, check: bool = False) -> int:
-    "Render `README.md` in the project root from `nbs/index.ipynb`; with `check`, return 1 and print a diff when they differ."
+    """Render `README.md` in the project root from `nbs/index.ipynb`;
+    with `check`, return 1 and print a diff when they differ."""
     root = Path(root) if root else project_root()
     if root is None: raise FileNotFoundError("no project root (settings.ini and nbs/) found from here")
     want, readme = render_readme(root/"nbs"/"index.ipynb"), root/"README.md"
     have = readme.read_text(encoding="utf-8") if readme.exists() else ""
     if check:
         if have == want: return 0
-        sys.stdout.writelines(difflib.unified_diff(have.splitlines(True), want.splitlines(True), "README.md", "rendered from nbs/index.ipynb"))
+        sys.stdout.writelines(difflib.unified_diff(have.splitlines(True), want.splitlines(True), "README.md",
+                                                   "rendered from nbs/index.ipynb"))
         return 1
     if have != want: atomic_write_text(readme, want)
     return 0
