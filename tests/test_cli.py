@@ -4,15 +4,18 @@ from pathlib import Path
 from conftest import ROOT, clean_env
 
 def seqvae(*args, cwd=ROOT):
-    return subprocess.run([str(Path(sys.executable).parent/"seqvae"), *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(Path(sys.executable).parent/"seqvae"), *args], cwd=cwd, env=clean_env(),
+                          capture_output=True, text=True, timeout=600)
 
 def test_reproduce_runs_and_skips_finished(tmp_path):
-    r = seqvae("reproduce", "--scale", "smoke", "--only", "corpus_overview", "--out", str(tmp_path), "-p", "max_vocab=40")
+    r = seqvae("reproduce", "--scale", "smoke", "--only", "corpus_overview", "--out", str(tmp_path),
+               "-p", "max_vocab=40")
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path/"corpus_overview"/"results.json").read_text())
     assert res["stats"]["vocab_size"] == 40 and (tmp_path/"corpus_overview"/"corpus_overview.ipynb").exists()
     assert json.loads((tmp_path/"reproduce.json").read_text())["runs"][0]["status"] == "ok"
-    again = seqvae("reproduce", "--scale", "smoke", "--only", "corpus_overview", "--out", str(tmp_path), "-p", "max_vocab=40")
+    again = seqvae("reproduce", "--scale", "smoke", "--only", "corpus_overview", "--out", str(tmp_path),
+                   "-p", "max_vocab=40")
     assert again.returncode == 0 and "skipped" in again.stderr
 
 def test_reproduce_rejects_unknown_names(tmp_path):
@@ -23,8 +26,9 @@ def test_reproduce_rejects_unknown_names(tmp_path):
 
 def test_train_then_evaluate(tmp_path):
     run = tmp_path/"run"
-    r = seqvae("train", "--corpus", "synthetic", "--out", str(run), "--emb-dim", "16", "--hidden-dim", "32", "--latent-dim", "4",
-               "--epochs", "1", "--max-steps", "20", "--beta-kind", "cyclical", "--beta-total-steps", "20", "--num-threads", "1")
+    r = seqvae("train", "--corpus", "synthetic", "--out", str(run), "--emb-dim", "16", "--hidden-dim", "32",
+               "--latent-dim", "4", "--epochs", "1", "--max-steps", "20", "--beta-kind", "cyclical",
+               "--beta-total-steps", "20", "--num-threads", "1")
     assert r.returncode == 0, r.stderr
     assert {"best.pt", "last.pt", "run.json", "vocab.json", "log.jsonl"} <= {p.name for p in run.iterdir()}
     e = seqvae("evaluate", str(run/"best.pt"))

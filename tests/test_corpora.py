@@ -5,7 +5,9 @@ from seqvae.sources import data_root, SOURCES, check_digest
 
 def need(corpus, *files):
     missing = [f for f in files if not (data_root()/corpus/f).is_file()]
-    if missing: pytest.skip(f"{corpus}: {', '.join(missing)} not in {data_root()/corpus} (set SEQVAE_DATA to a folder holding them)")
+    if missing:
+        pytest.skip(f"{corpus}: {', '.join(missing)} not in {data_root()/corpus} "
+                    "(set SEQVAE_DATA to a folder holding them)")
 
 @pytest.mark.parametrize("corpus,fname", [(c, f) for c, fs in SOURCES.items() for f, s in fs.items() if s.checksum])
 def test_checksums(corpus, fname):

@@ -1,4 +1,5 @@
-"The repository holds together: notebooks and library agree, notebooks are clean, the README is current, CI runs the README's test command."
+"""The repository holds together: notebooks and library agree, notebooks are clean, the README is current,
+CI runs the README's test command."""
 import hashlib, re, subprocess, sys
 from pathlib import Path
 from conftest import ROOT, clean_env
@@ -6,7 +7,8 @@ from seqvae.readme import render_readme
 
 def _snapshot():
     "Content hash of every tracked or untracked, non-ignored file."
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
     return {f: hashlib.sha256((ROOT/f).read_bytes()).hexdigest() for f in files if (ROOT/f).is_file()}
 
 def test_export_and_clean_change_nothing():
@@ -31,12 +33,14 @@ def test_ci_runs_the_readme_test_command():
     assert len(setup_test) == 1, "the README must give one setup-and-test command"
     test_cmd = setup_test[0].split("&&")[-1].strip()
     ci = (ROOT/".ci"/"run").read_text()
-    assert re.search(rf"^\s*{re.escape(test_cmd)}\s*$", ci, re.M), f".ci/run must run the README's test command: {test_cmd}"
+    assert re.search(rf"^\s*{re.escape(test_cmd)}\s*$", ci, re.M), \
+        f".ci/run must run the README's test command: {test_cmd}"
     for step in ("pip install torch==2.13.0", 'pip install -e ".[dev]"'):
         assert step in setup_test[0] and step in ci, step
 
 def test_packaging_traps_are_avoided():
-    assert not re.search(r"^\s*(import|from)\s+pkg_resources", (ROOT/"setup.py").read_text(), re.M), "setuptools 82+ has no pkg_resources"
+    assert not re.search(r"^\s*(import|from)\s+pkg_resources", (ROOT/"setup.py").read_text(), re.M), \
+        "setuptools 82+ has no pkg_resources"
     assert re.search(r"^allowed_cell_metadata_keys\s*=\s*tags\s*$", (ROOT/"settings.ini").read_text(), re.M)
     assert (ROOT/"nbs"/"experiments"/".notest").exists()
 

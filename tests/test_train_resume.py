@@ -1,4 +1,5 @@
-"""Exact resume: a training process killed with SIGKILL at an arbitrary point and resumed ends bit-identical to one that was never killed.
+"""Exact resume: a training process killed with SIGKILL at an arbitrary point and resumed ends bit-identical to one
+that was never killed.
 
 Each case runs three (or more) child processes on CPU with one thread and deterministic algorithms:
 an uninterrupted reference, a run killed by SIGKILL (inside a forward pass, or half-way through writing a
@@ -29,21 +30,26 @@ CHILD = textwrap.dedent('''
     def count_and_maybe_die(f=None):
         calls[0] += 1
         if calls[0] == kill_at:
-            if f is not None: f.write(b"half a checkpoint"); f.flush()
+            if f is not None:
+                f.write(b"half a checkpoint")
+                f.flush()
             os.kill(os.getpid(), signal.SIGKILL)
     if kill_mode == "forward":                      # die in the middle of a training step
         forward = SeqVAE.forward
         def killing_forward(self, *a, **k):
-            count_and_maybe_die(); return forward(self, *a, **k)
+            count_and_maybe_die()
+            return forward(self, *a, **k)
         SeqVAE.forward = killing_forward
     if kill_mode == "save":                         # die half-way through writing a checkpoint
         save = torch.save
         def killing_save(obj, f, *a, **k):
-            count_and_maybe_die(f); return save(obj, f, *a, **k)
+            count_and_maybe_die(f)
+            return save(obj, f, *a, **k)
         torch.save = killing_save
 
     corpus = load_corpus("synthetic", n_train=240, n_valid=60)
-    train, valid = corpus.batches("train", 24, shuffle=True, seed=0), corpus.batches("valid", 30)   # 10 batches per epoch
+    # 10 batches per epoch
+    train, valid = corpus.batches("train", 24, shuffle=True, seed=0), corpus.batches("valid", 30)
     torch.manual_seed(0)
     model = SeqVAE(VAEConfig(vocab_size=len(corpus.vocab), emb_dim=16, hidden_dim=24, latent_dim=4,
                              dec_in_dropout=0.3, dec_out_dropout=0.3, word_dropout=0.1, init_range=0.1))
@@ -56,10 +62,13 @@ CASES = {
     # Adam, cyclical beta with cosine lr restarts, dropout and word dropout. Killed twice: in the middle of a step
     # (2 steps after a checkpoint, in epoch 1), then the resumed run again, half-way through writing a checkpoint.
     "adam-cyclical-restarts": (dict(BASE, lr=3e-3, checkpoint_every=4, lr_schedule="cosine_restarts",
-                                    beta=dict(kind="cyclical", total_steps=30, n_cycles=3)), [("forward", 19), ("save", 2)]),
+                                    beta=dict(kind="cyclical", total_steps=30, n_cycles=3)),
+                               [("forward", 19), ("save", 2)]),
     # He et al.'s baselines: SGD, aggressive inner loops on random fresh batches, plateau decay with best-model reload
-    "sgd-aggressive-plateau": (dict(BASE, optimizer="sgd", lr=0.5, aggressive=True, aggressive_max_inner=12, aggressive_check_every=4,
-                                    lr_schedule="plateau", lr_decay_after=0, lr_patience=1, eval_every=4, checkpoint_every=2), [("forward", 40)]),
+    "sgd-aggressive-plateau": (dict(BASE, optimizer="sgd", lr=0.5, aggressive=True, aggressive_max_inner=12,
+                                    aggressive_check_every=4, lr_schedule="plateau", lr_decay_after=0, lr_patience=1,
+                                    eval_every=4, checkpoint_every=2),
+                               [("forward", 40)]),
 }
 
 def child(tmp_path, run_dir, name, resume=False, kill=None, params=None):
@@ -94,17 +103,20 @@ def test_killed_and_resumed_run_is_bit_identical(tmp_path, case):
     assert not list(run_dir.glob(".*.tmp"))                                  # the torn temporary file was cleaned up
     ref, res = torch.load(ref_out, weights_only=True), torch.load(res_out, weights_only=True)
     assert ref["model"].keys() == res["model"].keys()
-    for k, v in ref["model"].items(): assert torch.equal(v, res["model"][k]), f"{case}: parameter {k} differs after resume"
+    for k, v in ref["model"].items():
+        assert torch.equal(v, res["model"][k]), f"{case}: parameter {k} differs after resume"
     for table in ("train", "valid"):
         strip = lambda t: {k: v for k, v in t.items() if k != "time_s"}
         assert strip(res["history"][table]) == strip(ref["history"][table]), f"{case}: {table} history differs"
-    for k in ("inner_steps", "bad_steps", "best_step", "best_elbo", "stop_reason"): assert res["history"][k] == ref["history"][k], k
+    for k in ("inner_steps", "bad_steps", "best_step", "best_elbo", "stop_reason"):
+        assert res["history"][k] == ref["history"][k], k
     kinds = lambda h: [e["kind"] for e in h["events"] if e["kind"] != "resume"]
     assert kinds(res["history"]) == kinds(ref["history"])
     assert any(e["kind"] == "resume" for e in res["history"]["events"])
     if case == "sgd-aggressive-plateau":   # the resumed part must include a plateau decay, which reloads best.pt
         assert ref["history"]["inner_steps"], "aggressive training did not run"
-        assert any(e["kind"] == "lr_decay" and e["step"] > last["state"]["step"] for e in ref["history"]["events"]), ref["history"]["events"]
+        assert any(e["kind"] == "lr_decay" and e["step"] > last["state"]["step"] for e in ref["history"]["events"]), \
+            ref["history"]["events"]
     log = [json.loads(l) for l in (run_dir/"log.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in log if r["kind"] == "train"]
     assert steps == sorted(set(steps)), "the log repeats records of the steps that were redone"
