@@ -36,8 +36,8 @@ def test_killed_experiment_notebook_resumes_to_the_uninterrupted_results(tmp_pat
     nb = EXPERIMENTS/"lm_schedules.ipynb"
     (tmp_path/"runner.py").write_text(RUNNER)
     stopped = tmp_path/"stopped"
-    proc = psutil.Popen([sys.executable, str(tmp_path/"runner.py"), str(nb), str(stopped)], cwd=tmp_path, env=clean_env(),
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = psutil.Popen([sys.executable, str(tmp_path/"runner.py"), str(nb), str(stopped)], cwd=tmp_path,
+                        env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kill_when_second_setting_has_a_checkpoint(proc, stopped)
     dirs = setting_dirs(stopped)
     assert (dirs["constant"]/"result.json").exists() and not (stopped/"results.json").exists()

@@ -9,15 +9,19 @@ LAST = ("summary",)   # reads the other notebooks' results, so it runs after the
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
-    "All experiment notebooks at smoke scale, plus variants that check injected parameters and a missing corpus, in one parallel run."
+    """All experiment notebooks at smoke scale, plus variants that check injected parameters and a missing corpus,
+    in one parallel run."""
     out = tmp_path_factory.mktemp("runs")
     empty = tmp_path_factory.mktemp("empty_corpus")
     nbs = sorted(EXPERIMENTS.glob("*.ipynb"))
     jobs = [NotebookJob(p, dict(SMOKE), out/p.stem, name=p.stem) for p in nbs if p.stem not in LAST]
-    jobs.append(NotebookJob(EXPERIMENTS/"corpus_overview.ipynb", {**SMOKE, "max_vocab": 50, "seed": 1}, out/"overview_v50", name="overview_v50"))
-    jobs.append(NotebookJob(EXPERIMENTS/"beta_mi.ipynb", {**SMOKE, "corpus": str(empty)}, out.parent/"missing_corpus", name="missing_corpus"))
+    jobs.append(NotebookJob(EXPERIMENTS/"corpus_overview.ipynb", {**SMOKE, "max_vocab": 50, "seed": 1},
+                            out/"overview_v50", name="overview_v50"))
+    jobs.append(NotebookJob(EXPERIMENTS/"beta_mi.ipynb", {**SMOKE, "corpus": str(empty)},
+                            out.parent/"missing_corpus", name="missing_corpus"))
     results = run_notebooks(jobs, workers=2)
-    results += run_notebooks([NotebookJob(EXPERIMENTS/"summary.ipynb", {**SMOKE, "run_dir": str(out)}, out/"summary", name="summary")], workers=1)
+    results += run_notebooks([NotebookJob(EXPERIMENTS/"summary.ipynb", {**SMOKE, "run_dir": str(out)},
+                                          out/"summary", name="summary")], workers=1)
     return {r.name: r for r in results}
 
 def test_every_notebook_succeeds(runs):
@@ -62,9 +66,11 @@ EXPERIMENT_NAMES = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain
 def test_results_follow_the_schema(runs, name):
     r = runs[name]
     res = r.results
-    assert res["experiment"] == name and res["config"]["scale"] == "smoke" and res["config"]["corpus"].startswith("synthetic")
+    assert (res["experiment"] == name and res["config"]["scale"] == "smoke"
+            and res["config"]["corpus"].startswith("synthetic"))
     assert res["split_note"].startswith("generated") and res["wall_time_s"] > 0
-    assert res["table"] and all(isinstance(v, (str, int, float, bool, type(None))) for row in res["table"] for v in row.values())
+    assert res["table"] and all(isinstance(v, (str, int, float, bool, type(None)))
+                                for row in res["table"] for v in row.values())
     assert res["figures"] and all((r.results_path.parent/f).stat().st_size > 1000 for f in res["figures"])
     assert "claims hold in this run" in res["conclusion"] and isinstance(res["claims"], dict)
 
@@ -75,17 +81,20 @@ def test_a_missing_corpus_file_is_named(runs):
 def test_summary_collects_every_experiment(runs):
     md = (runs["summary"].results_path.parent.parent/"summary.md").read_text()
     for name in EXPERIMENT_NAMES: assert f"## {name}" in md, name
-    assert {*EXPERIMENT_NAMES, "corpus_overview", "overview_v50"} <= set(runs["summary"].results["config"]["experiments"])
+    assert {*EXPERIMENT_NAMES, "corpus_overview", "overview_v50"} <= \
+        set(runs["summary"].results["config"]["experiments"])
 
 # Claims of the papers, asserted only where they held for every seed of a sweep at smoke scale (see the issue's note).
 
 def test_synthetic_cyclical_keeps_more_information_than_monotonic(runs):
-    "Fu et al. (2019), Fig. 3: final KL cyclical > monotonic, and the cyclical codes separate the sequences better (5 of 5 seeds)."
+    """Fu et al. (2019), Fig. 3: final KL cyclical > monotonic, and the cyclical codes separate the sequences better
+    (5 of 5 seeds)."""
     c = runs["synthetic"].results["claims"]
     assert c["kl_cyclical_gt_monotonic"] and c["separation_cyclical_gt_monotonic"], runs["synthetic"].results["table"]
 
 def test_beta_sweep_covers_the_grid(runs):
-    "The KL >= MI claim is reported in results.json but not asserted: at smoke scale the estimate of MI exceeded KL at collapsed points for 3 of 5 seeds."
+    """The KL >= MI claim is reported in results.json but not asserted: at smoke scale the estimate of MI exceeded KL
+    at collapsed points for 3 of 5 seeds."""
     res = runs["beta_mi"].results
     assert [r["beta"] for r in res["table"]] == [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert res["kl_ge_mi"] == [r["kl"] >= r["mi"] for r in res["table"]]
