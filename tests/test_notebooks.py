@@ -15,7 +15,7 @@ def library_notebooks():
 
 def test_experiments_are_excluded():
     names = [p.name for p in library_notebooks()]
-    assert "index.ipynb" in names and "00_data.ipynb" in names
+    assert "index.ipynb" in names and "00b_data.ipynb" in names
     assert not any(p.parent.name == "experiments" for p in library_notebooks())
 
 @pytest.mark.parametrize("nb", library_notebooks(), ids=lambda p: p.name)
