@@ -54,7 +54,7 @@ class TrainConfig:
     autocast_lstm: bool | None = None    # under autocast, the LSTMs in bf16 too (None: the model's own; see `run_lstm`)
     flush_denormal: bool = False         # flush subnormal floats to zero during fit (x86 CPUs)
     deterministic: bool = False          # torch.use_deterministic_algorithms(True) during fit
-    num_threads: int | None = None       # torch.set_num_threads during fit (None: leave it)
+    threads: int | None = None       # torch.set_num_threads during fit (None: leave it)
     progress: bool | None = None         # progress bar; None: only when interactive and not under a test runner
 
     def __post_init__(self):
@@ -80,7 +80,7 @@ def check(self: TrainConfig) -> TrainConfig:
     _need(0 <= self.lr_min_factor <= 1, "lr_min_factor", "in [0, 1]", self.lr_min_factor)
     _need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "> 0 or None", self.grad_clip)
     for name in ("momentum", "weight_decay"): _need(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
-    for name in ("eval_every", "checkpoint_every", "early_stopping", "num_threads", "log_every"):
+    for name in ("eval_every", "checkpoint_every", "early_stopping", "threads", "log_every"):
         _need(opt_int(getattr(self, name), 1), name, "an integer >= 1 or None", getattr(self, name))
     for name in ("lr_patience", "max_lr_decays", "aggressive_max_inner", "aggressive_check_every"):
         _need(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "an integer >= 1", getattr(self, name))

@@ -39,8 +39,8 @@ class Preset:
     dropout: float = 0.0         # decoder input and output dropout
     init_range: float = 0.1      # uniform(-r, r) initialisation of the weights
     batch_size: int = 32
-    steps: int = 200             # training steps (0: `epochs` passes)
-    epochs: int = 0              # passes over the training data (0: `steps`)
+    max_steps: int = 200         # training steps (0: `epochs` passes)
+    epochs: int = 0              # passes over the training data (0: `max_steps`)
     optimizer: str = "adam"      # adam or sgd
     lr: float = 3e-3
     lr_schedule: str = "constant"  # constant or plateau, for every run but the cyclical lr-restart one
@@ -73,10 +73,10 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
                    max_eval=p.max_eval or None, max_len=p.max_len or None, batch_size=p.batch_size),
         VAEConfig(None, emb_dim=p.emb_dim, hidden_dim=p.hidden_dim, latent_dim=p.latent_dim, dec_in_dropout=p.dropout,
                   dec_out_dropout=p.dropout, init_range=p.init_range),
-        TrainConfig(epochs=p.epochs or None, max_steps=p.steps or None, optimizer=p.optimizer, lr=p.lr,
+        TrainConfig(epochs=p.epochs or None, max_steps=p.max_steps or None, optimizer=p.optimizer, lr=p.lr,
                     lr_schedule=p.lr_schedule, aggressive_max_inner=p.aggressive_inner, eval_every=p.eval_every or None,
-                    checkpoint_every=p.checkpoint_every or (max(1, p.steps // 10) if p.steps else None), log_every=None,
-                    seed=seed, device=device, num_threads=threads or None, progress=False),
+                    checkpoint_every=p.checkpoint_every or (max(1, p.max_steps // 10) if p.max_steps else None), log_every=None,
+                    seed=seed, device=device, threads=threads or None, progress=False),
         ScheduleConfig("cyclical", total_steps=None, n_cycles=p.n_cycles, ratio=p.ratio),
         use_valid=p.eval_every > 0)
 
@@ -84,30 +84,30 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
 EXPERIMENTS = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation")
 SCALES = ("smoke", "small", "paper")
 
-_PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, steps=0, epochs=40,
+_PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=0, epochs=40,
             optimizer="adam", lr=1e-3, n_iw=500, max_eval=0, max_train=0)
-_HE = dict(corpus="yahoo", emb_dim=512, hidden_dim=1024, latent_dim=32, dropout=0.5, init_range=0.01, steps=0,
+_HE = dict(corpus="yahoo", emb_dim=512, hidden_dim=1024, latent_dim=32, dropout=0.5, init_range=0.01, max_steps=0,
            epochs=100, optimizer="sgd", lr=1.0, lr_schedule="plateau", n_iw=500, max_eval=0, max_train=0, max_len=0)
 _BASE = {
-    "smoke": dict(corpus="synthetic", max_train=1000, max_eval=100, emb_dim=16, hidden_dim=32, latent_dim=4, steps=200,
+    "smoke": dict(corpus="synthetic", max_train=1000, max_eval=100, emb_dim=16, hidden_dim=32, latent_dim=4, max_steps=200,
                   lr=3e-3, n_iw=5, mi_samples=16, label_seeds=3, projection="pca", aggressive_inner=5),
     "small": dict(corpus="yelp_short", max_train=20000, max_eval=1000, max_len=25, emb_dim=64, hidden_dim=128,
-                  latent_dim=16, dropout=0.2, steps=2000, lr=2e-3, n_iw=20, mi_samples=2, aggressive_inner=15),
+                  latent_dim=16, dropout=0.2, max_steps=2000, lr=2e-3, n_iw=20, mi_samples=2, aggressive_inner=15),
     "paper": _PTB,
 }
 _EXPERIMENT = {
     "synthetic": {
-        "smoke": dict(corpus="synthetic:toy", emb_dim=16, hidden_dim=32, latent_dim=2, steps=1000, lr=1e-2, n_iw=0),
+        "smoke": dict(corpus="synthetic:toy", emb_dim=16, hidden_dim=32, latent_dim=2, max_steps=1000, lr=1e-2, n_iw=0),
         "small": dict(corpus="synthetic:toy", max_train=0, max_len=0, emb_dim=32, hidden_dim=64, latent_dim=2,
-                      dropout=0.0, steps=10000, lr=5e-3, n_iw=100, snapshots=6),
-        "paper": dict(corpus="synthetic:toy", emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0, steps=40000,
+                      dropout=0.0, max_steps=10000, lr=5e-3, n_iw=100, snapshots=6),
+        "paper": dict(corpus="synthetic:toy", emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0, max_steps=40000,
                       epochs=0, lr=1e-3, n_iw=500, snapshots=8)},
     "lm_schedules": {},
-    "pooling": {"small": dict(steps=1000), "paper": _HE},
-    "beta_mi": {"small": dict(steps=1200), "paper": _HE},
+    "pooling": {"small": dict(max_steps=1000), "paper": _HE},
+    "beta_mi": {"small": dict(max_steps=1200), "paper": _HE},
     "pretrain_classify": {"paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
     "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine"),
-                 "small": dict(steps=1000, n_iw=0)},
+                 "small": dict(max_steps=1000, n_iw=0)},
 }
 
 def preset(scale: str, experiment: str = "lm_schedules", **overrides) -> Preset:
@@ -125,7 +125,7 @@ def preset(scale: str, experiment: str = "lm_schedules", **overrides) -> Preset:
             raise ValueError(f"{k} must be a {want.__name__} (or None for the preset), got {v!r}")
         if want is not str and v < 0: raise ValueError(f"{k} must be >= 0 (or None for the preset), got {v!r}")
     p = replace(p, **given)
-    if p.steps == 0 and p.epochs == 0: raise ValueError("steps and epochs are both 0: set one of them")
+    if p.max_steps == 0 and p.epochs == 0: raise ValueError("max_steps and epochs are both 0: set one of them")
     return p
 
 # %% ../nbs/07_runs.ipynb #d9c3cc3b
@@ -153,7 +153,7 @@ def override(cfg: RunConfig, **changes) -> RunConfig:
 
 # %% ../nbs/07_runs.ipynb #f2fe374a
 ROW_KEYS = ("rec", "kl", "elbo", "ppl_elbo", "nll", "ppl", "mi", "au")
-_FREE = ("device", "num_threads", "progress")   # settings that do not change a run's numbers
+_FREE = ("device", "threads", "progress")   # settings that do not change a run's numbers
 
 def run_key(cfg: RunConfig) -> str:
     "8 hex digits identifying what `cfg` computes (its device, threads and progress bar left out)."

@@ -74,17 +74,17 @@ def seed_everything(seed: int):
 
 # %% ../nbs/05a_runtime.ipynb #ac97a650
 @contextlib.contextmanager
-def process_settings(num_threads: int | None = None, flush_denormal: bool = False, deterministic: bool = False):
-    "Apply `num_threads`, `flush_denormal` and `deterministic` (see `TrainConfig`) for the block, then restore them."
-    threads, determ = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    if num_threads: torch.set_num_threads(num_threads)
+def process_settings(threads: int | None = None, flush_denormal: bool = False, deterministic: bool = False):
+    "Apply `threads`, `flush_denormal` and `deterministic` (see `TrainConfig`) for the block, then restore them."
+    saved, determ = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    if threads: torch.set_num_threads(threads)
     if flush_denormal: torch.set_flush_denormal(True)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by deterministic cuBLAS
         torch.use_deterministic_algorithms(True)
     try: yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(saved)
         torch.use_deterministic_algorithms(determ)
         if flush_denormal: torch.set_flush_denormal(False)
 

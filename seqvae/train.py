@@ -302,7 +302,7 @@ def save(self: Trainer, name: str = "last.pt"):
     if self.writes: save_checkpoint(ckpt, self.run_dir/name)
 
 # %% ../nbs/06_train.ipynb #2182548d
-_FREE_ON_RESUME = {"epochs", "max_steps", "checkpoint_every", "device", "progress", "num_threads", "early_stopping"}
+_FREE_ON_RESUME = {"epochs", "max_steps", "checkpoint_every", "device", "progress", "threads", "early_stopping"}
 
 @patch
 def resume(self: Trainer) -> bool:
@@ -400,7 +400,7 @@ def fit(model, train_batches, valid_batches=None, cfg: TrainConfig | None = None
         overwrite: bool = False, callbacks=(), optimizer=None, evaluator=evaluate) -> History:
     "Train `model` (see the protocol above) on `train_batches`, validating on `valid_batches`; its `History`."
     cfg = cfg or TrainConfig()
-    with process_settings(cfg.num_threads, cfg.flush_denormal, cfg.deterministic):
+    with process_settings(cfg.threads, cfg.flush_denormal, cfg.deterministic):
         trainer = Trainer(model, train_batches, valid_batches, cfg, run_dir, callbacks, optimizer, evaluator)
         failed = None
         if trainer.writes:

@@ -28,7 +28,7 @@ def test_train_then_evaluate(tmp_path):
     run = tmp_path/"run"
     r = seqvae("train", "--corpus", "synthetic", "--out", str(run), "--emb-dim", "16", "--hidden-dim", "32",
                "--latent-dim", "4", "--epochs", "1", "--max-steps", "20", "--beta-kind", "cyclical",
-               "--beta-total-steps", "20", "--num-threads", "1")
+               "--beta-total-steps", "20", "--threads", "1")
     assert r.returncode == 0, r.stderr
     assert {"best.pt", "last.pt", "run.json", "vocab.json", "log.jsonl"} <= {p.name for p in run.iterdir()}
     e = seqvae("evaluate", str(run/"best.pt"))

@@ -13,7 +13,7 @@ def test_the_command_line_and_the_presets_build_equal_configs():
         "--max-eval", "100", "--batch-size", "32", "--emb-dim", "16", "--hidden-dim", "32", "--latent-dim", "4",
         "--dec-in-dropout", "0.0", "--dec-out-dropout", "0.0", "--init-range", "0.1", "--epochs", "none",
         "--max-steps", "200", "--lr", "3e-3", "--aggressive-max-inner", "5", "--checkpoint-every", "20",
-        "--log-every", "none", "--seed", "3", "--device", "cpu", "--num-threads", "1", "--no-progress",
+        "--log-every", "none", "--seed", "3", "--device", "cpu", "--threads", "1", "--no-progress",
         "--no-use-valid", "--beta-kind", "monotonic", "--beta-total-steps", "none", "--beta-ratio", "0.25"])
     from_cli = run_config(args)
     assert from_cli == from_preset, [(k, getattr(from_cli, k), getattr(from_preset, k)) for k in
@@ -24,7 +24,7 @@ def test_the_command_line_and_the_presets_build_equal_configs():
     assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
 
 def test_the_beta_schedule_spans_the_steps_the_run_takes():
-    p = preset("smoke", "lm_schedules", steps=0, epochs=2, max_train=200)
+    p = preset("smoke", "lm_schedules", max_steps=0, epochs=2, max_train=200)
     run = build(override(p.run_config(), kind="cyclical", n_cycles=2))
     seen = []
     h = run.fit(callbacks=[lambda event, tr: seen.append(tr.schedule.cfg.total_steps) if event == "step" else None])

@@ -25,7 +25,7 @@ WORKER = textwrap.dedent('''
     train, valid = corpus.batches("train", 8, shuffle=True, seed=0), corpus.batches("valid", 20)   # 24 batches of 8
     mcfg = VAEConfig(vocab_size=len(corpus.vocab), emb_dim=16, hidden_dim=24, latent_dim=4, dec_in_dropout=0.0,
                      dec_out_dropout=0.0, init_range=0.1)
-    tcfg = TrainConfig(max_steps=5, optimizer="sgd", lr=0.5, log_every=1, device="cpu", num_threads=1)
+    tcfg = TrainConfig(max_steps=5, optimizer="sgd", lr=0.5, log_every=1, device="cpu", threads=1)
     torch.manual_seed(0)
     lm = LSTMLanguageModel(mcfg)
     result = {"lm_init": {k: v.clone() for k, v in lm.state_dict().items()}}
@@ -36,7 +36,7 @@ WORKER = textwrap.dedent('''
     else:
         h = fit(lm, train, None, tcfg)
         vcfg = VAEConfig(**{**mcfg.to_dict(), "dec_in_dropout": 0.3})
-        vae_cfg = TrainConfig(max_steps=6, lr=3e-3, checkpoint_every=2, eval_every=3, device="cpu", num_threads=1)
+        vae_cfg = TrainConfig(max_steps=6, lr=3e-3, checkpoint_every=2, eval_every=3, device="cpu", threads=1)
         torch.manual_seed(0)
         straight = SeqVAE(vcfg)
         fit(straight, train, valid, vae_cfg, run_dir=sys.argv[3] + "/straight")
@@ -52,7 +52,7 @@ WORKER = textwrap.dedent('''
         from seqvae.schedules import ScheduleConfig
         run = build(RunConfig(DataConfig(max_train=192, batch_size=8),
                               VAEConfig(None, emb_dim=8, hidden_dim=8, latent_dim=2),
-                              TrainConfig(epochs=1, device="cpu", num_threads=1),
+                              TrainConfig(epochs=1, device="cpu", threads=1),
                               ScheduleConfig("cyclical", total_steps=None)))
         seen = []
         run.fit(callbacks=[lambda event, tr: seen.append((tr.state.step, tr.schedule.cfg.total_steps))

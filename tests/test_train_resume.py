@@ -57,7 +57,7 @@ CHILD = textwrap.dedent('''
     torch.save({"model": model.state_dict(), "history": h.to_dict()}, out)
 ''')
 
-BASE = dict(epochs=3, device="cpu", num_threads=1, deterministic=True, log_every=3, eval_n_iw=3)
+BASE = dict(epochs=3, device="cpu", threads=1, deterministic=True, log_every=3, eval_n_iw=3)
 CASES = {
     # Adam, cyclical beta with cosine lr restarts, dropout and word dropout. Killed twice: in the middle of a step
     # (2 steps after a checkpoint, in epoch 1), then the resumed run again, half-way through writing a checkpoint.
