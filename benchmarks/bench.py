@@ -609,7 +609,8 @@ def bench_one(bc: BenchConfig, corpus, size: str, peaks: dict, log=print) -> dic
     cfg = model_of(rc, corpus).cfg                                        # the builder's model config
     train_seqs = _encoded(corpus, "train", bc.max_len)
     eval_seqs = _encoded(corpus, "valid", bc.max_len) or train_seqs
-    model_size = dict(emb_dim=cfg.emb_dim, hidden_dim=cfg.hidden_dim, latent_dim=cfg.latent_dim, vocab_size=cfg.vocab_size)
+    model_size = dict(emb_dim=cfg.emb_dim, hidden_dim=cfg.hidden_dim, latent_dim=cfg.latent_dim,
+                      vocab_size=cfg.vocab_size)
     out = dict(corpus=corpus.name, size=size, model=model_size)
     mean_len = float(np.mean([len(s) for s in train_seqs]))
     scale = max(1, round(mean_len / 10))                                # long documents: fewer steps and IW sentences

@@ -4,8 +4,9 @@
 
 # %% ../nbs/06a_builder.ipynb #83c5d6f9
 from __future__ import annotations
-import os
+import hashlib, os
 from dataclasses import dataclass, replace
+from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -15,7 +16,7 @@ from .model import SeqVAE, LSTMLanguageModel
 from .train import fit, steps_per_epoch, total_steps
 
 # %% auto #0
-__all__ = ['world_size', 'load_data', 'eval_batches', 'Run', 'model_of', 'build']
+__all__ = ['world_size', 'load_data', 'eval_batches', 'fingerprint', 'Run', 'model_of', 'build']
 
 # %% ../nbs/06a_builder.ipynb #58989f14
 def world_size() -> int:
@@ -26,7 +27,7 @@ def world_size() -> int:
 def load_data(d: DataConfig):
     "The corpus of `d` (a missing file raises an error that names it)."
     return load_corpus(d.corpus, root=d.data_root, split=d.splits, max_vocab=d.max_vocab, max_train=d.max_train,
-                       seed=d.corpus_seed)
+                       seed=d.corpus_seed, max_tokens=d.max_tokens)
 
 def eval_batches(corpus, split: str, d: DataConfig) -> Batches:
     "Batches of `split` (at most `d.max_eval` sentences, a fixed random subset in split order), with their labels."
@@ -36,6 +37,12 @@ def eval_batches(corpus, split: str, d: DataConfig) -> Batches:
         idx = np.sort(np.random.default_rng(d.corpus_seed).permutation(len(seqs))[:d.max_eval])
     return Batches([corpus.vocab.encode(seqs[i]) for i in idx], d.batch_size, max_len=d.max_len,
                    labels=None if labels is None else [labels[i] for i in idx])
+
+def fingerprint(corpus) -> dict:
+    "Short hashes of the vocabulary (its words in id order) and of the corpus's splits: what a run was trained on."
+    h = lambda parts: hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+    splits = [" ".join(s) for name in ("train", "valid", "test") for s in [*corpus.split(name), ["<split>"]]]
+    return dict(vocab=h(corpus.vocab.itos), corpus=h(splits))
 
 # %% ../nbs/06a_builder.ipynb #c07fcf29
 @dataclass
@@ -57,7 +64,7 @@ class Run:
         needed = t.aggressive or t.lr_schedule == "plateau" or t.early_stopping or t.eval_every
         valid = self.valid_batches if self.cfg.use_valid or needed else None
         return fit(self.model, self.train_batches, valid, self.train_config, run_dir=run_dir, resume=resume,
-                   overwrite=overwrite, callbacks=callbacks, **kw)
+                   overwrite=overwrite, callbacks=callbacks, fingerprint=fingerprint(self.corpus), **kw)
 
 def model_of(cfg: RunConfig, corpus) -> torch.nn.Module:
     "The model of `cfg` for `corpus`'s vocabulary, initialised from `cfg.train.seed`."

@@ -46,11 +46,14 @@ def save_checkpoint(ckpt: dict, path) -> Path:
 def load_checkpoint(path, map_location="cpu") -> dict:
     "Load a checkpoint with `torch.load(weights_only=True)`: tensors and plain values only, never arbitrary objects."
     path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder, not a checkpoint (give best.pt or last.pt in it)")
+    if os.path.lexists(path) and not path.exists():
+        raise FileNotFoundError(f"{path}: a symbolic link to nothing (or a loop of links), not a checkpoint")
     if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
     try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         raise CheckpointError(f"{path}: not a loadable seqvae checkpoint "
-                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
+                              f"({type(e).__name__}: {(str(e).splitlines() or ['empty file?'])[0][:200]})") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
         raise CheckpointError(f"{path}: not a seqvae checkpoint (no format {CKPT_FORMAT!r})")
     return ckpt

@@ -11,9 +11,9 @@ from .experiment import NotebookJob, run_notebooks, notebook_parameters
 from .io import load_json, save_json, project_root
 
 # %% auto #0
-__all__ = ['RUN_LAST', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce', 'field_docs', 'add_fields', 'given',
-           'add_train_commands', 'run_config', 'train_command', 'evaluate_command', 'run_train_command',
-           'add_bench_command', 'bench', 'main']
+__all__ = ['RUN_LAST', 'TRAIN_FILES', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce', 'field_docs',
+           'add_fields', 'given', 'add_train_commands', 'run_config', 'train_command', 'evaluate_command',
+           'run_train_command', 'add_bench_command', 'bench', 'main']
 
 # %% ../nbs/10_cli.ipynb #84b528fe
 def experiment_notebooks(folder=None) -> dict[str, Path]:
@@ -42,6 +42,8 @@ def parse_params(pairs) -> dict:
 def reproduce_jobs(out, scale="small", only=None, device="auto", params=None, notebooks=None) -> list[NotebookJob]:
     "One `NotebookJob` per selected experiment notebook, each writing into `out/<name>/`."
     nbs, params = experiment_notebooks(notebooks), dict(params or {})
+    if "out_dir" in params:
+        raise ValueError("-p out_dir: each notebook writes into OUT/<name>; give the folder as --out")
     unknown = sorted(set(only or []) - set(nbs))
     if unknown: raise ValueError(f"--only: unknown notebook(s) {', '.join(unknown)}; available: {', '.join(nbs)}")
     chosen = {n: p for n, p in nbs.items() if not only or n in only}
@@ -66,7 +68,7 @@ def reproduce(out=None, scale="small", only=None, workers=2, device="auto", para
     jobs = reproduce_jobs(out, scale, only, device, params, notebooks)
     _progress("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
     t0, record = time.time(), out/"reproduce.json"
-    earlier = json.loads(record.read_text())["runs"] if record.exists() else []   # notebooks of earlier runs into `out`
+    earlier = load_json(record, "record of `seqvae reproduce`")["runs"] if record.exists() else []   # earlier runs
     def save(results):
         names = {r.name for r in results}
         runs = [r for r in earlier if r["name"] not in names] + [r.to_dict() for r in results]
@@ -165,6 +167,8 @@ def run_config(args):
                      use_valid=args.use_valid)
 
 # %% ../nbs/10_cli.ipynb #b53a2af8
+TRAIN_FILES = ("run.json", "vocab.json", "curves.png")   # what `seqvae train` writes besides `fit`'s files
+
 def train_command(args) -> int:
     "`seqvae train`: the `RunConfig` of the options, built by `seqvae.config.build`, fit into `--out`, curves plotted."
     from seqvae.builder import build
@@ -172,8 +176,13 @@ def train_command(args) -> int:
     from seqvae.train import prepare_run_dir
     out, cfg = Path(args.out), run_config(args)
     run = build(cfg)
-    prepare_run_dir(out, args.resume, args.overwrite)        # refuses before anything in `out` is written
-    if not args.resume or not (out/"last.pt").exists():
+    if args.resume and not (out/"last.pt").is_file():
+        raise FileNotFoundError(f"--resume: {out} holds no checkpoint to continue (no last.pt); "
+                                "run without --resume to start the run (with --overwrite to clear what is there)")
+    prepare_run_dir(out, args.resume, args.overwrite, extra=TRAIN_FILES)   # refuses before anything in `out` changes
+    if args.overwrite:
+        for old in out.glob("metrics_*.json"): old.unlink()             # the old run's evaluations go with it
+    if not args.resume:
         run.corpus.vocab.save(out/"vocab.json")
         save_json(dict(config=cfg.to_dict(), split_note=run.corpus.split_note, command=sys.argv), out/"run.json")
     h = run.fit(run_dir=out, resume=args.resume, overwrite=args.overwrite)
@@ -190,14 +199,15 @@ def evaluate_command(args) -> int:
     """`seqvae evaluate CHECKPOINT`: the metrics of `evaluate` on a split,
     printed as JSON and written beside the checkpoint."""
     from dataclasses import replace
-    from seqvae.builder import eval_batches, load_data
+    from seqvae.builder import eval_batches, fingerprint, load_data
     from seqvae.config import RunConfig
-    from seqvae.checkpoint import load_model
+    from seqvae.checkpoint import load_checkpoint, load_model
     from seqvae.data import Vocab
     from seqvae.metrics import evaluate
     from seqvae.runtime import get_device
+    if args.n_iw < 0: raise ValueError(f"--n-iw must be >= 0 (0 skips the IW-NLL), got {args.n_iw}")
     path = Path(args.checkpoint)
-    if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
+    trained_on = load_checkpoint(path).get("data")           # refuses a missing, broken or foreign file first
     folder = path.parent
     if not (folder/"run.json").is_file() or not (folder/"vocab.json").is_file():
         raise FileNotFoundError(f"{folder}: no run.json and vocab.json; evaluate takes a checkpoint in a run folder "
@@ -207,10 +217,21 @@ def evaluate_command(args) -> int:
     model = load_model(path, device)
     corpus = load_data(cfg.data)
     corpus.vocab = vocab                     # the run's own vocabulary, as saved
+    now = fingerprint(corpus)
+    if trained_on and trained_on["vocab"] != now["vocab"]:
+        raise ValueError(f"{folder/'vocab.json'} is not the vocabulary {path} was trained with "
+                         f"(fingerprint {now['vocab']}, checkpoint {trained_on['vocab']}); "
+                         "restore the run's vocab.json")
+    if trained_on and trained_on["corpus"] != now["corpus"]:
+        raise ValueError(f"the corpus files of {cfg.data.corpus!r} are not those {path} was trained on "
+                         f"(fingerprint {now['corpus']}, checkpoint {trained_on['corpus']}); see run.json's config")
     batches = eval_batches(corpus, args.split, replace(cfg.data, batch_size=args.batch_size, max_eval=None))
+    unk_rate = 1.0 - vocab.coverage(corpus.split(args.split))
+    if unk_rate > 0.2: print(f"seqvae evaluate: warning: {unk_rate:.0%} of the {args.split} tokens are unknown words "
+                             "to this vocabulary", file=sys.stderr)
     t0 = time.perf_counter()
     m = evaluate(model, batches, n_iw=args.n_iw, seed=args.seed)
-    res = dict(checkpoint=str(path), split=args.split, n_iw=args.n_iw, device=str(device),
+    res = dict(checkpoint=str(path), split=args.split, n_iw=args.n_iw, device=str(device), unk_rate=unk_rate,
                eval_time_s=time.perf_counter() - t0,
                metrics={k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in m.items()})
     save_json(res, args.out or folder/f"metrics_{args.split}_{path.stem}.json")

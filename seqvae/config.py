@@ -4,6 +4,8 @@
 
 # %% ../nbs/05d_config.ipynb #03405b58
 from __future__ import annotations
+import math
+import torch
 from dataclasses import asdict, dataclass, field, fields
 from fastcore.basics import patch
 from .model import VAEConfig
@@ -20,6 +22,12 @@ def _is_int(v): return isinstance(v, int) and not isinstance(v, bool)
 def _need(ok: bool, name: str, allowed: str, value):
     if not ok: raise ValueError(f"TrainConfig.{name} must be {allowed}, got {value!r}")
 
+def _device_ok(device: str) -> bool:
+    "Whether `device` is 'auto' or parses as a torch device (whether this machine has it is checked when a run starts)."
+    if device == "auto": return True
+    try: torch.device(device)
+    except (RuntimeError, ValueError): return False
+    return True
 
 # %% ../nbs/05d_config.ipynb #618d36d3
 @dataclass
@@ -75,7 +83,9 @@ def check(self: TrainConfig) -> TrainConfig:
     _need(self.epochs is not None or self.max_steps is not None, "epochs", "set when max_steps is None", self.epochs)
     _need(self.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS}", self.optimizer)
     _need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {LR_SCHEDULES}", self.lr_schedule)
-    _need(self.lr > 0, "lr", "> 0", self.lr)
+    _need(self.lr > 0 and math.isfinite(self.lr), "lr", "> 0 and finite", self.lr)
+    _need(isinstance(self.device, str) and _device_ok(self.device), "device",
+          "'auto' or a device of torch: 'cpu', 'cuda', 'cuda:1', 'mps'", self.device)
     _need(0 < self.lr_decay < 1, "lr_decay", "in (0, 1)", self.lr_decay)
     _need(0 <= self.lr_min_factor <= 1, "lr_min_factor", "in [0, 1]", self.lr_min_factor)
     _need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "> 0 or None", self.grad_clip)
@@ -105,12 +115,13 @@ class DataConfig:
     max_train: int | None = None     # a fixed random subset of this many training sentences (None: all)
     max_eval: int | None = None      # a fixed random subset of this many valid/test sentences (None: all)
     max_len: int | None = None       # truncate sentences to this many words (None: no limit)
+    max_tokens: int | None = 10_000  # refuse a line of more words (naming it): one huge line stalls training
     batch_size: int = 32
 
     def __post_init__(self):
         if self.splits not in SPLITS:
             raise ValueError(f"DataConfig.splits must be one of {SPLITS}, got {self.splits!r}")
-        for name in ("max_vocab", "max_train", "max_eval", "max_len"):
+        for name in ("max_vocab", "max_train", "max_eval", "max_len", "max_tokens"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"DataConfig.{name} must be an integer >= 1 or None, got {v!r}")

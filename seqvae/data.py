@@ -127,7 +127,10 @@ def read_labels(path, text_path, n_text_lines: int, kept: list[int]) -> list[int
     "Integer labels from `path`, one per line of `text_path`, aligned with the kept text lines."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: label file not found")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try: lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: bytes that are not UTF-8 in a label file") from None
     if len(lines) != n_text_lines:
         raise DataError(f"{path}: {len(lines)} labels for {n_text_lines} lines of {text_path}; "
                         "label files must line up with their text")
@@ -291,9 +294,11 @@ def _ptb(root, split, dl, reports, kw):
 def _yahoo(root, split, dl, reports, kw):
     def fallback(why):
         docs, _ = _read(corpus_file("yahoo", "yahoo.valid.txt", root, dl), reports, **kw)
+        n = min(len(docs), 10000)
+        a, b = n - 2 * (n // 20), n - n // 20               # 90 / 5 / 5 %: 9000 / 500 / 500 of the published 10,000
         note = (f"fallback split of yahoo.valid.txt ({len(docs)} documents): "
-                f"train = 0-8999, valid = 9000-9499, test = 9500-9999 ({_missing(why)} missing)")
-        return {"train": docs[:9000], "valid": docs[9000:9500], "test": docs[9500:10000]}, {}, note
+                f"train = 0-{a - 1}, valid = {a}-{b - 1}, test = {b}-{n - 1} ({_missing(why)} missing)")
+        return {"train": docs[:a], "valid": docs[a:b], "test": docs[b:n]}, {}, note
     return _load_plain("yahoo", {s: f"yahoo.{s}.txt" for s in ("train", "valid", "test")},
                        root, split, dl, reports, kw, fallback)
 
@@ -407,6 +412,9 @@ def load_corpus(name: str, root=None, split: str = "published", max_vocab: int |
         texts["train"] = [texts["train"][i] for i in idx]
         if labels.get("train") is not None: labels["train"] = [labels["train"][i] for i in idx]
         note += f"; train subsampled to {max_train} sentences (seed {seed})"
+    empty = [s for s in ("train", "valid", "test") if not texts[s]]
+    if empty: raise DataError(f"{name}: the {' and '.join(empty)} split would be empty ({note}); "
+                              "its files hold too few lines for this split")
     vocab = Vocab.build(texts["train"], max_size=max_vocab, min_freq=min_freq)
     return Corpus(name, texts["train"], texts["valid"], texts["test"], vocab, labels, note, reports)
 

@@ -40,13 +40,22 @@ def notebook_parameters(notebook) -> dict:
                          "where the notebook's own defaults overwrite them (is the tag stripped by nbdev_clean?)")
     return pm.inspect_notebook(str(notebook))
 
+_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool}   # the declared types that are checked
+
 def check_parameters(notebook, params: dict) -> dict:
-    "Raise `ValueError` naming any of `params` that `notebook` does not declare; return the declared parameters."
+    """Raise `ValueError` naming any of `params` that `notebook` does not declare, or whose value is not of the
+    declared type (None only where the default is None); return the declared parameters."""
     declared = notebook_parameters(notebook)
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise ValueError(f"{notebook}: unknown parameter(s) {', '.join(unknown)}; "
                          f"it declares: {', '.join(declared) or '(none)'}")
+    for name, value in params.items():
+        want, default = declared[name]["inferred_type_name"], declared[name]["default"]
+        if value is None and default == "None" or want not in _TYPES: continue
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, _TYPES[want]) or (is_bool and want != "bool"):
+            raise ValueError(f"{notebook}: parameter {name} must be a {want} (default {default}), got {value!r}")
     return declared
 
 # %% ../nbs/01_experiment.ipynb #eb5358f6
@@ -124,12 +133,20 @@ def _any_cell_started(executed: Path) -> bool:
     return any(c.metadata.get("papermill", {}).get("status") in ("running", "completed") for c in nb.cells)
 
 # %% ../nbs/01_experiment.ipynb #bb4eb558
+def _stamp(path: Path):
+    "What tells a rewritten file from the one before: (inode, mtime in ns, size), or None when absent."
+    try: st = path.stat()
+    except OSError: return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
 def run_notebook(job: NotebookJob, start_timeout: float = 180, execution_timeout: float | None = None,
                  retries: int = 1) -> RunResult:
     "Execute `job` with papermill in its `out_dir` (as cwd); retry a kernel that failed before running any cell."
     out = job.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (RESULTS, RUN_RECORD): (out / stale).unlink(missing_ok=True)
+    (out / RUN_RECORD).unlink(missing_ok=True)            # a run killed from here on leaves no record: re-run
+    res = out / RESULTS                                    # earlier results stay until new ones replace them
+    before = _stamp(res)
     partial, executed = out / f".{job.name}.partial.ipynb", out / f"{job.name}.ipynb"
     t0, error, attempts, missing_data = time.perf_counter(), None, 0, False
     while attempts <= retries:
@@ -148,16 +165,15 @@ def run_notebook(job: NotebookJob, start_timeout: float = 180, execution_timeout
             error = _error_text(e)
             if _any_cell_started(partial): break                             # died mid-run: not a start failure
     if partial.exists(): os.replace(partial, executed)
-    res = out / RESULTS
-    if error is None and not res.exists():
-        error = f"{job.notebook.name} ran without error but wrote no {RESULTS} into {out}"
+    if error is None and (not res.exists() or _stamp(res) == before):
+        error = f"{job.notebook.name} ran without error but wrote no new {RESULTS} into {out}"
     if error is None:
         try: json.loads(res.read_text())
         except ValueError as e: error = f"{res} is not valid JSON: {e}"
     if error and attempts > 1: error = f"(after {attempts} attempts) {error}"
     status = "ok" if not error else ("skipped" if missing_data else "failed")  # missing data: skipped, with the reason
     r = RunResult(job.name, job.notebook, status, round(time.perf_counter() - t0, 3), error,
-                  res if res.exists() else None, executed if executed.exists() else None, job.parameters, attempts)
+                  res if status == "ok" else None, executed if executed.exists() else None, job.parameters, attempts)
     save_json(r.to_dict(), out / RUN_RECORD)
     return r
 

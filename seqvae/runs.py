@@ -75,7 +75,8 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
                   dec_out_dropout=p.dropout, init_range=p.init_range),
         TrainConfig(epochs=p.epochs or None, max_steps=p.max_steps or None, optimizer=p.optimizer, lr=p.lr,
                     lr_schedule=p.lr_schedule, aggressive_max_inner=p.aggressive_inner, eval_every=p.eval_every or None,
-                    checkpoint_every=p.checkpoint_every or (max(1, p.max_steps // 10) if p.max_steps else None), log_every=None,
+                    checkpoint_every=p.checkpoint_every or (max(1, p.max_steps // 10) if p.max_steps else None),
+                    log_every=None,
                     seed=seed, device=device, threads=threads or None, progress=False),
         ScheduleConfig("cyclical", total_steps=None, n_cycles=p.n_cycles, ratio=p.ratio),
         use_valid=p.eval_every > 0)
@@ -84,12 +85,14 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
 EXPERIMENTS = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation")
 SCALES = ("smoke", "small", "paper")
 
-_PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=0, epochs=40,
+_PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=0,
+            epochs=40,
             optimizer="adam", lr=1e-3, n_iw=500, max_eval=0, max_train=0)
 _HE = dict(corpus="yahoo", emb_dim=512, hidden_dim=1024, latent_dim=32, dropout=0.5, init_range=0.01, max_steps=0,
            epochs=100, optimizer="sgd", lr=1.0, lr_schedule="plateau", n_iw=500, max_eval=0, max_train=0, max_len=0)
 _BASE = {
-    "smoke": dict(corpus="synthetic", max_train=1000, max_eval=100, emb_dim=16, hidden_dim=32, latent_dim=4, max_steps=200,
+    "smoke": dict(corpus="synthetic", max_train=1000, max_eval=100, emb_dim=16, hidden_dim=32, latent_dim=4,
+                  max_steps=200,
                   lr=3e-3, n_iw=5, mi_samples=16, label_seeds=3, projection="pca", aggressive_inner=5),
     "small": dict(corpus="yelp_short", max_train=20000, max_eval=1000, max_len=25, emb_dim=64, hidden_dim=128,
                   latent_dim=16, dropout=0.2, max_steps=2000, lr=2e-3, n_iw=20, mi_samples=2, aggressive_inner=15),
@@ -185,7 +188,8 @@ def train_setting(name: str, cfg: RunConfig, root, corpus=None, n_iw: int = 0, m
         done = load_json(run_dir/"result.json", "result of a trained setting")
         return Trained(name, cfg, run_dir, done["row"], History.load(run_dir), reused=True)
     run = build(cfg, corpus)
-    h = run.fit(run_dir=run_dir, resume=True, callbacks=callbacks)
+    resume = (run_dir/"last.pt").exists()                     # else: nothing to resume, whatever a kill left there
+    h = run.fit(run_dir=run_dir, resume=resume, overwrite=not resume, callbacks=callbacks)
     if h.interrupted:
         raise KeyboardInterrupt(f"setting {name!r} stopped at step {h.train['step'][-1] if h.train else 0}; "
                                 f"its checkpoint is in {run_dir}: run the notebook again to resume it")

@@ -97,9 +97,9 @@ class ScheduleConfig:
     beta: float = 1.0                 # constant: the weight
     warmup_steps: float | None = None # monotonic: ramp length in steps; None means ratio * total_steps
 
-    def __post_init__(self): self.validate()
+    def __post_init__(self): self.check()
 
-    def validate(self):
+    def check(self):
         "Raise ValueError naming the first invalid field."
         w = "ScheduleConfig."
         _require(self.kind in KINDS, "kind", f"one of {', '.join(map(repr, KINDS))}", self.kind, w)
@@ -124,7 +124,7 @@ class ScheduleConfig:
 class Schedule:
     "A KL-weight schedule from a `ScheduleConfig`: `schedule(step)` gives beta; `step()`, `state_dict()` for loops."
     def __init__(self, cfg: ScheduleConfig):
-        self.cfg, self.current_step = replace(cfg).validate(), 0
+        self.cfg, self.current_step = replace(cfg).check(), 0
         if cfg.total_steps is None and cfg.kind != "constant":
             raise ValueError("ScheduleConfig.total_steps is None, the length of the run it belongs to: a training loop "
                              "fills it in; give a number of steps to build the schedule on its own")

@@ -68,10 +68,10 @@ class TrainState:
 class Trainer:
     "One training run: model on its device, optimizer, beta schedule, step strategy, counters, history, run folder."
     def __init__(self, model, train_batches, valid_batches=None, cfg: TrainConfig | None = None, run_dir=None,
-                 callbacks=(), optimizer=None, evaluator=evaluate):
+                 callbacks=(), optimizer=None, evaluator=evaluate, fingerprint: dict | None = None):
         self.cfg = cfg = (cfg or TrainConfig()).check()
         self.train_batches, self.valid_batches, self.callbacks = train_batches, valid_batches, list(callbacks)
-        self.evaluator = evaluator
+        self.evaluator, self.fingerprint = evaluator, fingerprint   # fingerprint: of the data, kept in checkpoints
         self.rank, self.world, self.device = init_distributed(cfg.device)
         self.module = model.to(self.device)
         if cfg.autocast_lstm is not None: set_lstm_autocast(self.module, cfg.autocast_lstm)
@@ -99,7 +99,11 @@ class Trainer:
 def run_schedule(beta: ScheduleConfig | None, steps: int) -> ScheduleConfig:
     "The beta schedule of a run of `steps` steps: `beta` spanning them when its `total_steps` is None; 1 without one."
     beta = beta or ScheduleConfig("constant", total_steps=None)
-    if beta.total_steps is None: return replace(beta, total_steps=steps)
+    if beta.total_steps is None:
+        try: return replace(beta, total_steps=steps)
+        except ValueError as e:
+            raise ValueError(f"the run takes {steps} step(s), too few for its beta schedule ({e}): train longer "
+                             "or give the schedule fewer cycles") from None
     if beta.kind != "constant" and beta.total_steps != steps:
         warnings.warn(f"the beta schedule spans {beta.total_steps} steps but this run takes {steps}")
     return beta
@@ -292,7 +296,7 @@ def checkpoint(self: Trainer) -> dict:
     return dict(format=CKPT_FORMAT, seqvae_version=__version__, model_class=type(self.module).__name__,
                 model_config=config_of(self.module), train_config=self.cfg.to_dict(), world_size=self.world,
                 model=self.module.state_dict(), optimizer=self.opt.state_dict(), schedule=self.schedule.state_dict(),
-                state=asdict(self.state), rng=rng, history=self.history.to_dict())
+                state=asdict(self.state), rng=rng, history=self.history.to_dict(), data=self.fingerprint)
 
 @patch
 def save(self: Trainer, name: str = "last.pt"):
@@ -317,6 +321,11 @@ def resume(self: Trainer) -> bool:
             if k not in _FREE_ON_RESUME and saved.get(k) != v]
     if diff:
         raise ValueError(f"{path} was made with other training settings; resume with the same ones: " + "; ".join(diff))
+    saved_data = ckpt.get("data")
+    if self.fingerprint and saved_data and saved_data != self.fingerprint:
+        diff = "; ".join(f"{k}: checkpoint {saved_data.get(k)}, now {v}" for k, v in self.fingerprint.items()
+                         if saved_data.get(k) != v)
+        raise ValueError(f"{path} was trained on other data; resume it with the same vocabulary and corpus ({diff})")
     if ckpt["world_size"] != self.world:
         raise ValueError(f"{path} was made by {ckpt['world_size']} process(es), not {self.world}")
     self.module.load_state_dict(ckpt["model"])
@@ -380,8 +389,9 @@ def run(self: Trainer, interrupted=lambda: False) -> History:
 # %% ../nbs/06_train.ipynb #a60c7d61
 RUN_FILES = ("last.pt", "best.pt", "log.jsonl", "history.json")   # what `fit` writes into a run folder
 
-def prepare_run_dir(run_dir, resume: bool = False, overwrite: bool = False):
-    "Make `run_dir` ready for a run, or refuse, naming why, before anything in it is changed."
+def prepare_run_dir(run_dir, resume: bool = False, overwrite: bool = False, extra=()):
+    """Make `run_dir` ready for a run, or refuse, naming why, before anything in it is changed. A folder with any of
+    `RUN_FILES` (or `extra`) holds a run: `resume` continues it from last.pt, `overwrite` removes all of them first."""
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -390,18 +400,23 @@ def prepare_run_dir(run_dir, resume: bool = False, overwrite: bool = False):
         os.unlink(probe)
     except OSError as e: raise CheckpointError(f"run folder {run_dir} is not writable: {e.strerror or e}") from e
     for stale in run_dir.glob(".*.pt.*.tmp"): stale.unlink(missing_ok=True)   # left by a run killed while writing
-    if (run_dir/"last.pt").exists() and not resume:
-        if not overwrite:
-            raise FileExistsError(f"{run_dir} holds a run (last.pt); pass resume=True to continue it "
-                                  "or overwrite=True to replace it")
-        for f in RUN_FILES: (run_dir/f).unlink(missing_ok=True)
+    found = [f for f in (*RUN_FILES, *extra) if (run_dir/f).exists()]
+    if resume and "last.pt" in found: return
+    if resume and found == ["log.jsonl"]: found = []   # killed before its first checkpoint: nothing to keep
+    if found and not overwrite:
+        if resume: raise FileExistsError(f"{run_dir} holds a run without last.pt ({', '.join(found)}), so it cannot be "
+                                         "resumed; pass overwrite=True to replace it")
+        raise FileExistsError(f"{run_dir} holds a run ({', '.join(found)}); pass resume=True to continue it "
+                              "or overwrite=True to replace it")
+    for f in (*RUN_FILES, *extra): (run_dir/f).unlink(missing_ok=True)
 
 def fit(model, train_batches, valid_batches=None, cfg: TrainConfig | None = None, run_dir=None, resume: bool = False,
-        overwrite: bool = False, callbacks=(), optimizer=None, evaluator=evaluate) -> History:
+        overwrite: bool = False, callbacks=(), optimizer=None, evaluator=evaluate, fingerprint=None) -> History:
     "Train `model` (see the protocol above) on `train_batches`, validating on `valid_batches`; its `History`."
     cfg = cfg or TrainConfig()
     with process_settings(cfg.threads, cfg.flush_denormal, cfg.deterministic):
-        trainer = Trainer(model, train_batches, valid_batches, cfg, run_dir, callbacks, optimizer, evaluator)
+        trainer = Trainer(model, train_batches, valid_batches, cfg, run_dir, callbacks, optimizer, evaluator,
+                          fingerprint)
         failed = None
         if trainer.writes:
             try: prepare_run_dir(trainer.run_dir, resume, overwrite)
