@@ -4,7 +4,7 @@
 
 # %% ../nbs/00b_data.ipynb #45c56063
 from __future__ import annotations
-import json
+import json, os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +98,9 @@ def read_lines(path, max_tokens: int | None = None, on_bad: str = "error", lower
     "Read one whitespace-tokenised sentence per line. Returns `(sentences, kept_line_numbers, ReadReport)`."
     _check_on_bad(on_bad)
     path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder, not a text file")
+    if os.path.lexists(path) and not path.exists():
+        raise FileNotFoundError(f"{path}: a symbolic link to nothing (or a loop of links), not a text file")
     if not path.is_file(): raise FileNotFoundError(f"{path}: file not found")
     raw = path.read_bytes()
     if not raw.strip(): raise DataError(f"{path}: file is empty")
