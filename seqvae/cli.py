@@ -13,7 +13,7 @@ from .io import load_json, save_json, project_root
 # %% auto #0
 __all__ = ['RUN_LAST', 'TRAIN_FILES', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce', 'field_docs',
            'add_fields', 'given', 'add_train_commands', 'run_config', 'train_command', 'evaluate_command',
-           'run_train_command', 'add_bench_command', 'bench', 'main']
+           'run_train_command', 'add_bench_command', 'bench', 'checksums', 'main']
 
 # %% ../nbs/10_cli.ipynb #84b528fe
 def experiment_notebooks(folder=None) -> dict[str, Path]:
@@ -287,9 +287,21 @@ def _parser():
     r.add_argument("--notebooks", help="folder of experiment notebooks (default nbs/experiments)")
     m = sub.add_parser("readme", help="render README.md from nbs/index.ipynb")
     m.add_argument("--check", action="store_true", help="only check that README.md is up to date")
+    k = sub.add_parser("checksums", help="print the checksums of a data folder's corpus files, and whether they match")
+    k.add_argument("folder", nargs="?", help="data folder (default $SEQVAE_DATA or the cache)")
     add_train_commands(sub)  # seqvae train, seqvae evaluate CHECKPOINT
     add_bench_command(sub)   # seqvae bench
     return p
+
+def checksums(folder=None) -> int:
+    "`seqvae checksums [DIR]`: one line per corpus file; status 1 when a file does not match its known checksum."
+    from seqvae.sources import data_root, folder_checksums
+    rows = folder_checksums(folder)
+    if not rows: raise FileNotFoundError(f"{data_root(folder)}: no corpus folders with files")
+    for r in rows:
+        state = {None: "no known checksum", True: "matches", False: f"DIFFERS from {r['known']}"}[r["ok"]]
+        print(f"{r['corpus']}/{r['file']}  {r['checksum']}  {state} ({r['source']})")
+    return int(any(r["ok"] is False for r in rows))
 
 # %% ../nbs/10_cli.ipynb #2a07425c
 def main(argv=None) -> int:
@@ -302,6 +314,7 @@ def main(argv=None) -> int:
             return int(any(r.status == "failed" for r in res))
         if args.command in ("train", "evaluate"): return run_train_command(args)
         if args.command == "bench": return bench(args)
+        if args.command == "checksums": return checksums(args.folder)
         if args.command == "readme":
             from seqvae.readme import write_readme
             return write_readme(check=args.check)

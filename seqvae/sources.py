@@ -7,11 +7,11 @@ from __future__ import annotations
 import hashlib, os, shutil, tarfile, tempfile, urllib.request, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from .io import atomic_write_bytes
+from .io import load_json, save_json
 
 # %% auto #0
-__all__ = ['SOURCES', 'DataError', 'CorpusUnavailable', 'data_root', 'file_digest', 'check_digest', 'Source', 'download',
-           'corpus_file']
+__all__ = ['TOFU_FILE', 'SOURCES', 'DataError', 'CorpusUnavailable', 'data_root', 'file_digest', 'check_digest',
+           'recorded_checksum', 'record_checksum', 'Source', 'download', 'corpus_file', 'folder_checksums']
 
 # %% ../nbs/00a_sources.ipynb #b8879667
 class DataError(ValueError):
@@ -35,16 +35,31 @@ def file_digest(path, algo: str = "sha256") -> str:
     return h.hexdigest()
 
 def check_digest(path, checksum: str | None, what: str = ""):
-    """Raise `DataError` unless `path` matches `checksum` ('sha256:HEX' or 'md5:HEX');
-    with no known checksum, warn that it is unverified."""
+    """Raise `DataError` unless `path` matches `checksum` ('sha256:HEX' or 'md5:HEX'), naming the file and both
+    checksums; with no checksum, warn that it is unverified."""
     if checksum is None:
-        warnings.warn(f"{what or path}: no published checksum is known for this file, so it was not verified")
+        warnings.warn(f"{what or path}: no checksum is known for this file, so it was not verified")
         return
     algo, want = checksum.split(":", 1)
     got = file_digest(path, algo)
     if got != want:
         raise DataError(f"{what or path}: {algo} is {got}, expected {want}; "
                         "the file is corrupt or not the published one")
+
+# %% ../nbs/00a_sources.ipynb #921a2958
+TOFU_FILE = ".checksums.json"   # in a corpus folder: sha256 of files without a published checksum, at first download
+
+def recorded_checksum(path) -> str | None:
+    "The checksum recorded for `path` at its first download (trust on first use), or None."
+    rec = Path(path).parent/TOFU_FILE
+    return load_json(rec, "record of downloaded files' checksums").get(Path(path).name) if rec.is_file() else None
+
+def record_checksum(path) -> str:
+    "Record the sha256 of `path` in its folder's `TOFU_FILE`, atomically; returns it."
+    rec, checksum = Path(path).parent/TOFU_FILE, "sha256:" + file_digest(path)
+    old = load_json(rec, "record of downloaded files' checksums") if rec.is_file() else {}
+    save_json({**old, Path(path).name: checksum}, rec)
+    return checksum
 
 # %% ../nbs/00a_sources.ipynb #8c623be7
 @dataclass(frozen=True)
@@ -77,26 +92,52 @@ def _extract_member(archive: Path, member: str) -> bytes:
             if names: return t.extractfile(names[0]).read()
     raise DataError(f"{archive}: archive has no member ending in {member!r}")
 
-def download(src: Source, dest, timeout: float = 60.0) -> Path:
-    "Fetch `src` into `dest` atomically and verify its checksum; `DataError` names the file when offline or corrupt."
-    dest = Path(dest)
+def _place(tmp: Path, dest: Path, checksum: str | None, what: str):
+    "Move `tmp` to `dest` if it matches `checksum`; else delete it and raise `DataError` naming both checksums."
     try:
-        if src.member is None:
-            tmp = _fetch(src.url, dest, timeout)
-            try: check_digest(tmp, src.checksum, what=f"download of {src.url}")
-            except DataError:
-                tmp.unlink(missing_ok=True)
-                raise
-            os.replace(tmp, dest)
+        if checksum is not None: check_digest(tmp, checksum, what=what)   # None: recorded below, trust on first use
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, dest)
+
+def _archive(src: Source, dest: Path, timeout: float) -> Path:
+    "The cached archive of `src.url` (fetched when absent), named by a hash of the URL so that no two URLs share it."
+    name = hashlib.sha256(src.url.encode()).hexdigest()[:16] + "-" + Path(src.url.split("?")[0]).name
+    archive = data_root(dest.parent.parent)/".archives"/name
+    if not archive.exists(): os.replace(_fetch(src.url, archive, timeout), archive)
+    return archive
+
+def download(src: Source, dest, timeout: float = 60.0) -> Path:
+    """Fetch `src` into `dest`: to a temporary file, verified (against the published checksum, else the one recorded
+    at the first download) before it reaches `dest`; a file that fails is deleted, with its archive."""
+    dest = Path(dest)
+    published = src.checksum
+    want = published or recorded_checksum(dest)
+    what = f"download of {src.url}" + (f" (member {src.member})" if src.member else "") + f" for {dest}"
+    try:
+        if src.member is None: tmp = _fetch(src.url, dest, timeout)
         else:
-            archive = data_root(dest.parent.parent)/".archives"/Path(src.url.split("?")[0]).name
-            if not archive.exists(): os.replace(_fetch(src.url, archive, timeout), archive)
-            atomic_write_bytes(dest, _extract_member(archive, src.member))
-            check_digest(dest, src.checksum, what=str(dest))
+            archive = _archive(src, dest, timeout)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                try: f.write(_extract_member(archive, src.member))
+                except BaseException:
+                    archive.unlink(missing_ok=True)                           # a broken archive is not kept
+                    raise
+            tmp = Path(tmp)
+        try: _place(tmp, dest, want, what)
+        except DataError:
+            if src.member is not None: archive.unlink(missing_ok=True)       # nor one with a tampered member
+            raise
     except OSError as e:  # URLError, timeouts, refused connections
         raise CorpusUnavailable(f"{dest}: missing, and downloading it from {src.url} failed ({e}). "
                                 "Without a network, copy the file there by hand, or point SEQVAE_DATA (or root=) "
                                 f"at a folder holding {dest.parent.name}/{dest.name}") from e
+    if want is None:
+        warnings.warn(f"{dest}: no published checksum; trust on first use: its {record_checksum(dest)} is recorded "
+                      f"in {dest.parent/TOFU_FILE}, and later downloads of it must match")
     return dest
 
 # %% ../nbs/00a_sources.ipynb #e8852c9d
@@ -139,10 +180,24 @@ def corpus_file(name: str, fname: str, root=None, download_missing: bool = True,
     path = data_root(root)/name/fname
     src = SOURCES.get(name, {}).get(fname)
     if path.is_file():
-        if verify and src is not None: check_digest(path, src.checksum)
+        if verify: check_digest(path, (src and src.checksum) or recorded_checksum(path))
         return path
     if src is None or not download_missing:
         raise CorpusUnavailable(f"{path}: file not found. Put the file there, or point SEQVAE_DATA (or root=) "
                                 f"at a folder holding {name}/{fname}"
                                 + (f"; its public source is {src.url}" if src else ""))
     return download(src, path)
+
+def folder_checksums(root=None) -> list[dict]:
+    "Every file of each corpus folder under the data root: its sha256, the checksum known for it, whether they match."
+    rows = []
+    for folder in sorted(p for p in data_root(root).glob("*") if p.is_dir() and not p.name.startswith(".")):
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+            src = SOURCES.get(folder.name, {}).get(path.name)
+            known, kind = ((src.checksum, "published") if src and src.checksum
+                           else (recorded_checksum(path), "recorded at first download"))
+            algo = known.split(":", 1)[0] if known else "sha256"
+            got = f"{algo}:{file_digest(path, algo)}"
+            rows.append(dict(corpus=folder.name, file=path.name, checksum=got, known=known,
+                             source=kind if known else "unknown", ok=None if known is None else got == known))
+    return rows
