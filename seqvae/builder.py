@@ -13,7 +13,7 @@ import torch.distributed as dist
 from .config import DataConfig, RunConfig, TrainConfig
 from .data import Batches, load_corpus
 from .model import SeqVAE, LSTMLanguageModel
-from .train import fit, steps_per_epoch, total_steps
+from .train import fit, run_schedule, steps_per_epoch, total_steps
 
 # %% auto #0
 __all__ = ['world_size', 'load_data', 'eval_batches', 'fingerprint', 'Run', 'model_of', 'build']
@@ -78,4 +78,5 @@ def build(cfg: RunConfig, corpus=None) -> Run:
     d, t = cfg.data, cfg.train
     train = corpus.batches("train", d.batch_size, shuffle=True, seed=t.seed, max_len=d.max_len)
     steps = total_steps(t.epochs, t.max_steps, steps_per_epoch(train, world_size()))
+    run_schedule(cfg.schedule, steps)                       # a schedule that does not fit the run fails here, early
     return Run(cfg, corpus, train, eval_batches(corpus, "valid", d), model_of(cfg, corpus), steps)

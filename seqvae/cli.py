@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, ast, io, json, sys, textwrap, time, tokenize
 from dataclasses import fields
 from pathlib import Path
-from .experiment import NotebookJob, run_notebooks, notebook_parameters
+from .experiment import NotebookJob, check_jobs, run_notebooks, notebook_parameters
 from .io import load_json, save_json, project_root
 
 # %% auto #0
@@ -51,8 +51,10 @@ def reproduce_jobs(out, scale="small", only=None, device="auto", params=None, no
     orphans = sorted(k for k in params if not any(k in d for d in declared.values()))
     if orphans: raise ValueError(f"-p: no selected notebook declares {', '.join(orphans)}")
     base = {"scale": scale, "device": device, "run_dir": str(Path(out).resolve())}  # run_dir: for the summary notebook
-    return [NotebookJob(p, {k: v for k, v in {**base, **params}.items() if k in declared[n]}, Path(out)/n, name=n)
+    jobs = [NotebookJob(p, {k: v for k, v in {**base, **params}.items() if k in declared[n]}, Path(out)/n, name=n)
             for n, p in chosen.items()]
+    check_jobs(jobs)                               # names and types, before anything is printed or run
+    return jobs
 
 # %% ../nbs/10_cli.ipynb #a912ad72
 RUN_LAST = ("summary",)  # notebooks that run after all others, always afresh
@@ -66,9 +68,9 @@ def reproduce(out=None, scale="small", only=None, workers=2, device="auto", para
     finished ones are skipped unless `force`."""
     out = Path(out or Path("runs")/scale).resolve()
     jobs = reproduce_jobs(out, scale, only, device, params, notebooks)
-    _progress("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
     t0, record = time.time(), out/"reproduce.json"
     earlier = load_json(record, "record of `seqvae reproduce`")["runs"] if record.exists() else []   # earlier runs
+    _progress("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
     def save(results):
         names = {r.name for r in results}
         runs = [r for r in earlier if r["name"] not in names] + [r.to_dict() for r in results]
@@ -90,7 +92,8 @@ def _literal(s: str):
     "A command-line value: a Python literal where it parses (`none` is None), else the string."
     if s.lower() == "none": return None
     try: return ast.literal_eval(s)
-    except (ValueError, SyntaxError): return s
+    except (ValueError, SyntaxError): pass
+    return float(s) if s.lower().lstrip("+-") in ("nan", "inf", "infinity") else s
 
 def field_docs(cls) -> dict:
     "The trailing comment of each field of dataclass `cls`, read with Python's tokenizer ({} without a source file)."
@@ -212,7 +215,11 @@ def evaluate_command(args) -> int:
     if not (folder/"run.json").is_file() or not (folder/"vocab.json").is_file():
         raise FileNotFoundError(f"{folder}: no run.json and vocab.json; evaluate takes a checkpoint in a run folder "
                                 "of `seqvae train`")
-    cfg = RunConfig.from_dict(load_json(folder/"run.json", "run record of `seqvae train`")["config"])
+    record = load_json(folder/"run.json", "run record of `seqvae train`")
+    if not isinstance(record, dict) or "config" not in record:
+        raise ValueError(f"{folder/'run.json'}: not a run record of this seqvae (no 'config'); was it written by an "
+                         "older version? Retrain the run, or evaluate its checkpoint from Python")
+    cfg = RunConfig.from_dict(record["config"])
     vocab, device = Vocab.load(folder/"vocab.json"), get_device(args.device)
     model = load_model(path, device)
     corpus = load_data(cfg.data)

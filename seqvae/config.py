@@ -18,6 +18,7 @@ __all__ = ['OPTIMIZERS', 'LR_SCHEDULES', 'SPLITS', 'MODELS', 'TrainConfig', 'Dat
 OPTIMIZERS, LR_SCHEDULES = ("adam", "sgd"), ("constant", "plateau", "cosine_restarts")
 
 def _is_int(v): return isinstance(v, int) and not isinstance(v, bool)
+def _is_num(v): return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 def _need(ok: bool, name: str, allowed: str, value):
     if not ok: raise ValueError(f"TrainConfig.{name} must be {allowed}, got {value!r}")
@@ -78,12 +79,17 @@ class TrainConfig:
 def check(self: TrainConfig) -> TrainConfig:
     "Raise `ValueError` naming the first invalid field and what it allows."
     opt_int = lambda v, lo: v is None or (_is_int(v) and v >= lo)
+    for name in ("lr", "momentum", "weight_decay", "lr_decay", "lr_min_factor", "grad_clip"):   # numbers first
+        v = getattr(self, name)
+        _need((v is None and name == "grad_clip") or (_is_num(v) and math.isfinite(v)), name, "a finite number", v)
+    for name in ("autocast", "flush_denormal", "deterministic", "aggressive"):
+        _need(isinstance(getattr(self, name), bool), name, "True or False", getattr(self, name))
     _need(opt_int(self.epochs, 1), "epochs", "an integer >= 1 or None", self.epochs)
     _need(opt_int(self.max_steps, 1), "max_steps", "an integer >= 1 or None", self.max_steps)
     _need(self.epochs is not None or self.max_steps is not None, "epochs", "set when max_steps is None", self.epochs)
     _need(self.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS}", self.optimizer)
     _need(self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {LR_SCHEDULES}", self.lr_schedule)
-    _need(self.lr > 0 and math.isfinite(self.lr), "lr", "> 0 and finite", self.lr)
+    _need(self.lr > 0, "lr", "> 0 and finite", self.lr)
     _need(isinstance(self.device, str) and _device_ok(self.device), "device",
           "'auto' or a device of torch: 'cpu', 'cuda', 'cuda:1', 'mps'", self.device)
     _need(0 < self.lr_decay < 1, "lr_decay", "in (0, 1)", self.lr_decay)
