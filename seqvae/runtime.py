@@ -24,7 +24,8 @@ def get_device(device="auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
     try: d = torch.device(device)
     except (RuntimeError, ValueError, TypeError):
-        raise ValueError(f"device {str(device)!r} is not a device: use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
+        raise ValueError(f"device {str(device)!r} is not a device: use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'") \
+            from None
     if d.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r}: CUDA is not available here (torch {torch.__version__}); "
                          "use 'auto' or 'cpu'")
