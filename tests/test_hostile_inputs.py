@@ -73,3 +73,10 @@ def test_unknown_words_relative_paths_and_broken_records(tmp_path):
     (out/"reproduce.json").write_text("{")
     refused(seqvae("reproduce", "--scale", "smoke", "--only", "corpus_overview", "--out", str(out)),
             "reproduce.json: not a valid record of `seqvae reproduce`")
+
+def test_checksums_of_a_data_folder(tmp_path):
+    (tmp_path/"ptb").mkdir()
+    (tmp_path/"ptb"/"ptb.valid.txt").write_text("not the published file\n")
+    r = seqvae("checksums", str(tmp_path))
+    assert r.returncode == 1 and "ptb/ptb.valid.txt" in r.stdout and "DIFFERS from sha256:c9fe6985" in r.stdout, r
+    refused(seqvae("checksums", str(tmp_path/"nothing")), "no corpus folders with files")
