@@ -13,7 +13,7 @@ from .io import load_json, save_json, project_root
 # %% auto #0
 __all__ = ['RUN_LAST', 'TRAIN_FILES', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce', 'field_docs',
            'add_fields', 'given', 'add_train_commands', 'run_config', 'train_command', 'evaluate_command',
-           'run_train_command', 'add_bench_command', 'bench', 'checksums', 'main']
+           'run_train_command', 'add_bench_command', 'bench', 'checksums', 'status', 'main']
 
 # %% ../nbs/10_cli.ipynb #84b528fe
 def experiment_notebooks(folder=None) -> dict[str, Path]:
@@ -296,6 +296,9 @@ def _parser():
     m.add_argument("--check", action="store_true", help="only check that README.md is up to date")
     k = sub.add_parser("checksums", help="print the checksums of a data folder's corpus files, and whether they match")
     k.add_argument("folder", nargs="?", help="data folder (default $SEQVAE_DATA or the cache)")
+    s = sub.add_parser("status", help="where every run in a folder stands: state, step, validation, time left")
+    s.add_argument("folder", help="a run folder of `seqvae train`, or a folder of them (`seqvae reproduce`'s OUT)")
+    s.add_argument("--plot", metavar="FILE", help="also draw the runs' KL, reconstruction and beta curves into FILE")
     add_train_commands(sub)  # seqvae train, seqvae evaluate CHECKPOINT
     add_bench_command(sub)   # seqvae bench
     return p
@@ -310,6 +313,30 @@ def checksums(folder=None) -> int:
         print(f"{r['corpus']}/{r['file']}  {r['checksum']}  {state} ({r['source']})")
     return int(any(r["ok"] is False for r in rows))
 
+def _fmt(v, spec=".4g") -> str: return "–" if v is None else format(v, spec) if isinstance(v, float) else str(v)
+
+def status(folder, plot=None) -> int:
+    "`seqvae status DIR`: a table of every run in `DIR` (and the notebooks' records); status 0 when all finished."
+    from seqvae.status import folder_status, plot_status
+    if not Path(folder).is_dir(): raise FileNotFoundError(f"{folder}: not a folder")
+    runs, notebooks, finished = folder_status(folder)
+    if not runs and not notebooks: raise FileNotFoundError(f"{folder}: no run folders (log.jsonl or last.pt) in it")
+    print("| run | state | step | best valid ELBO | KL | AU | time (s) | left (s) |\n|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        step = f"{r['step']} of {r['total_steps']}" if r["total_steps"] else str(r["step"])
+        state = r["state"] + (f": {r['error']}" if r["error"] else "")
+        cells = [r["run"], state, step, _fmt(r["best_valid_elbo"]), _fmt(r["kl"]), _fmt(r["au"]),
+                 _fmt(r["time_s"], ".0f"), _fmt(r["left_s"], ".0f")]
+        print("| " + " | ".join(cells) + " |")
+    for n in notebooks:
+        why = f" ({n['error'].strip().splitlines()[0]})" if n["error"] else ""
+        print(f"notebook {n['name']}: {n['status']}{why}")
+    if plot:
+        axes = plot_status(folder)
+        axes[0].figure.savefig(plot, dpi=100)
+        print(f"curves: {plot}")
+    return 0 if finished else 1
+
 # %% ../nbs/10_cli.ipynb #2a07425c
 def main(argv=None) -> int:
     "Entry point of the `seqvae` command."
@@ -322,6 +349,7 @@ def main(argv=None) -> int:
         if args.command in ("train", "evaluate"): return run_train_command(args)
         if args.command == "bench": return bench(args)
         if args.command == "checksums": return checksums(args.folder)
+        if args.command == "status": return status(args.folder, args.plot)
         if args.command == "readme":
             from seqvae.readme import write_readme
             return write_readme(check=args.check)

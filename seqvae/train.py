@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #68d486c3
 from __future__ import annotations
-import itertools, math, os, time, warnings
+import contextlib, itertools, math, os, time, warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 import numpy as np
@@ -368,6 +368,7 @@ def run(self: Trainer, interrupted=lambda: False) -> History:
     "Train until the last step, a stop condition or Ctrl-C."
     st, self.interrupt = self.state, False
     self.bar = progress_bar(self.total_steps, st.step, self.rank == 0 and show_progress(self.cfg.progress))
+    self.log.write("start", step=st.step, total_steps=self.total_steps)      # `seqvae status` reads these records
     try:
         while self.stop_reason is None and st.step < self.total_steps:
             n = 0
@@ -379,6 +380,11 @@ def run(self: Trainer, interrupted=lambda: False) -> History:
             if n == 0:
                 raise ValueError(f"train_batches gave no batch at epoch {st.epoch}, position {st.batch_in_epoch}; "
                                  "it must be re-iterable and as long as len()")
+        self.log.write("stop", step=st.step, reason=self.stop_reason or "done", time_s=round(self.clock(), 3))
+    except Exception as e:
+        with contextlib.suppress(Exception):                                   # a log that cannot be written
+            self.log.write("failed", step=st.step, error=f"{type(e).__name__}: {e}")
+        raise
     finally:
         if self.bar is not None: self.bar.close()
         self.log.close()
