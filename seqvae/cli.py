@@ -313,21 +313,17 @@ def checksums(folder=None) -> int:
         print(f"{r['corpus']}/{r['file']}  {r['checksum']}  {state} ({r['source']})")
     return int(any(r["ok"] is False for r in rows))
 
-def _fmt(v, spec=".4g") -> str: return "–" if v is None else format(v, spec) if isinstance(v, float) else str(v)
-
 def status(folder, plot=None) -> int:
     "`seqvae status DIR`: a table of every run in `DIR` (and the notebooks' records); status 0 when all finished."
     from seqvae.status import folder_status, plot_status
     if not Path(folder).is_dir(): raise FileNotFoundError(f"{folder}: not a folder")
     runs, notebooks, finished = folder_status(folder)
     if not runs and not notebooks: raise FileNotFoundError(f"{folder}: no run folders (log.jsonl or last.pt) in it")
-    print("| run | state | step | best valid ELBO | KL | AU | time (s) | left (s) |\n|---|---|---|---|---|---|---|---|")
-    for r in runs:
-        step = f"{r['step']} of {r['total_steps']}" if r["total_steps"] else str(r["step"])
-        state = r["state"] + (f": {r['error']}" if r["error"] else "")
-        cells = [r["run"], state, step, _fmt(r["best_valid_elbo"]), _fmt(r["kl"]), _fmt(r["au"]),
-                 _fmt(r["time_s"], ".0f"), _fmt(r["left_s"], ".0f")]
-        print("| " + " | ".join(cells) + " |")
+    from seqvae.summary import markdown_table
+    print(markdown_table([{"run": r["run"], "state": r["state"] + (f": {r['error']}" if r["error"] else ""),
+                           "step": f"{r['step']} of {r['total_steps']}" if r["total_steps"] else r["step"],
+                           "best valid ELBO": r["best_valid_elbo"], "KL": r["kl"], "AU": r["au"],
+                           "time (s)": r["time_s"], "left (s)": r["left_s"]} for r in runs]), end="")
     for n in notebooks:
         why = f" ({n['error'].strip().splitlines()[0]})" if n["error"] else ""
         print(f"notebook {n['name']}: {n['status']}{why}")
