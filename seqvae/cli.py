@@ -4,7 +4,8 @@
 
 # %% ../nbs/10_cli.ipynb #c50b61c6
 from __future__ import annotations
-import argparse, ast, io, json, sys, textwrap, time, tokenize
+import argparse, ast, io, json, sys, textwrap, threading, time, tokenize
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from .experiment import NotebookJob, check_jobs, run_notebooks, notebook_parameters
@@ -62,10 +63,28 @@ RUN_LAST = ("summary",)  # notebooks that run after all others, always afresh
 def _progress(name, status):
     print(f"[{time.strftime('%H:%M:%S')}] {name}: {status}", file=sys.stderr, flush=True)
 
+@contextmanager
+def _watching(folders: dict, every: float):
+    "Yield an `on_update` that notes which notebooks run; meanwhile print each one's `progress_line` every `every` s."
+    from seqvae.status import progress_line
+    running, stop = set(), threading.Event()
+    def update(name, status):
+        _progress(name, status)
+        (running.add if status == "running" else running.discard)(name)
+    def watch():
+        while not stop.wait(every):
+            for name in sorted(running): _progress(name, progress_line(folders[name]))
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try: yield update
+    finally:
+        stop.set()
+        thread.join()
+
 def reproduce(out=None, scale="small", only=None, workers=2, device="auto", params=None, force=False,
-              notebooks=None) -> list:
-    """Run the experiment notebooks in parallel into `out` (default `runs/<scale>`);
-    finished ones are skipped unless `force`."""
+              notebooks=None, progress_every: float = 120) -> list:
+    """Run the experiment notebooks in parallel into `out` (default `runs/<scale>`); finished ones are skipped unless
+    `force`. Every `progress_every` seconds, one line per running notebook says where it is."""
     out = Path(out or Path("runs")/scale).resolve()
     jobs = reproduce_jobs(out, scale, only, device, params, notebooks)
     t0, record = time.time(), out/"reproduce.json"
@@ -76,12 +95,12 @@ def reproduce(out=None, scale="small", only=None, workers=2, device="auto", para
         runs = [r for r in earlier if r["name"] not in names] + [r.to_dict() for r in results]
         save_json({"scale": scale, "wall_time_s": time.time() - t0,
                    "runs": sorted(runs, key=lambda r: r["name"] in RUN_LAST)}, record)
-    first = [j for j in jobs if j.name not in RUN_LAST]
-    results = run_notebooks(first, workers=workers, skip_done=not force, on_update=_progress) if first else []
-    save(results)
-    last = [j for j in jobs if j.name in RUN_LAST]  # the summary reads the others' results, and reproduce.json
-    results += run_notebooks(last, workers=1, skip_done=False, on_update=_progress) if last else []
-    save(results)
+    first, last = [j for j in jobs if j.name not in RUN_LAST], [j for j in jobs if j.name in RUN_LAST]
+    with _watching({j.name: j.out_dir for j in jobs}, progress_every) as update:
+        results = run_notebooks(first, workers=workers, skip_done=not force, on_update=update) if first else []
+        save(results)                                   # the summary reads the others' results, and reproduce.json
+        results += run_notebooks(last, workers=1, skip_done=False, on_update=update) if last else []
+        save(results)
     for r in results:
         detail = r.error.strip().splitlines()[-1] if r.status == "failed" and r.error else r.results_path
         print(f"{r.name:24s} {r.status:8s} {r.duration_s:8.1f}s  {detail}")
@@ -292,6 +311,8 @@ def _parser():
                    help="parameter for every notebook that declares it")
     r.add_argument("--force", action="store_true", help="re-run notebooks that already finished in OUT")
     r.add_argument("--notebooks", help="folder of experiment notebooks (default nbs/experiments)")
+    r.add_argument("--progress-every", type=float, default=120, metavar="SECONDS",
+                   help="print where each running notebook is this often (default 120)")
     m = sub.add_parser("readme", help="render README.md from nbs/index.ipynb")
     m.add_argument("--check", action="store_true", help="only check that README.md is up to date")
     k = sub.add_parser("checksums", help="print the checksums of a data folder's corpus files, and whether they match")
@@ -340,7 +361,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "reproduce":
             res = reproduce(args.out, args.scale, args.only, args.workers, args.device, parse_params(args.params),
-                            args.force, args.notebooks)
+                            args.force, args.notebooks, args.progress_every)
             return int(any(r.status == "failed" for r in res))
         if args.command in ("train", "evaluate"): return run_train_command(args)
         if args.command == "bench": return bench(args)

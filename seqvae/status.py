@@ -10,7 +10,7 @@ from .history import JsonLog
 from .io import load_json
 
 # %% auto #0
-__all__ = ['RUNNING_WITHIN_S', 'run_folders', 'run_status', 'notebook_records', 'folder_status', 'plot_status']
+__all__ = ['RUNNING_WITHIN_S', 'run_folders', 'run_status', 'notebook_records', 'folder_status', 'progress_line', 'plot_status']
 
 # %% ../nbs/09_status.ipynb #156f38fe
 RUNNING_WITHIN_S = 300   # a run whose log changed this recently, and that has not stopped, is taken as running
@@ -44,7 +44,8 @@ def run_status(run_dir, root=None, now: float | None = None) -> dict:
     best = max(valid, key=lambda r: r.get("elbo", float("-inf")), default=None)
     return dict(run=str(run_dir.relative_to(root)) if root else str(run_dir), state=state, error=error, step=step,
                 total_steps=total, best_valid_elbo=best and best.get("elbo"), kl=valid[-1].get("kl") if valid else None,
-                au=valid[-1].get("au") if valid else None, time_s=took, left_s=left)
+                au=valid[-1].get("au") if valid else None, time_s=took, left_s=left,
+                train_kl=train[-1].get("kl") if train else None, train_rec=train[-1].get("rec") if train else None)
 
 # %% ../nbs/09_status.ipynb #4aa1c624
 def notebook_records(root) -> list[dict]:
@@ -62,6 +63,19 @@ def folder_status(root, now: float | None = None) -> tuple[list[dict], list[dict
     notebooks = notebook_records(root)
     finished = all(r["state"] == "done" for r in runs) and all(n["status"] in ("ok", "skipped") for n in notebooks)
     return runs, notebooks, bool(runs or notebooks) and finished
+
+# %% ../nbs/09_status.ipynb #a02605f5
+def _g(v) -> str: return "–" if v is None else f"{v:.3g}"
+
+def progress_line(out_dir) -> str:
+    "Where the experiment notebook writing into `out_dir` is: the setting in training, its step, KL, rec, time left."
+    runs = [run_status(d, out_dir) for d in run_folders(out_dir)]
+    done = sum(r["state"] == "done" for r in runs)
+    active = next((r for r in runs if r["state"] == "running"), None)
+    if active is None: return f"{done} setting(s) done; none training right now (loading, testing or between them)"
+    left = f", about {active['left_s'] / 60:.1f} min left in it" if active["left_s"] is not None else ""
+    return (f"setting {done + 1} ({active['run']}) at step {active['step']} of {active['total_steps']}, "
+            f"train KL {_g(active['train_kl'])}, rec {_g(active['train_rec'])}{left}")
 
 # %% ../nbs/09_status.ipynb #f37a2148
 def plot_status(root, axes=None):
