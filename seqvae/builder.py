@@ -6,7 +6,6 @@
 from __future__ import annotations
 import hashlib, os
 from dataclasses import dataclass, replace
-from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist

@@ -7,7 +7,7 @@ __all__ = ['RESULTS', 'RUN_RECORD', 'write_results', 'notebook_parameters', 'che
            'run_notebook', 'check_jobs', 'previous_run', 'run_notebooks']
 
 # %% ../nbs/01_experiment.ipynb #c8ce3f2e
-import dataclasses, importlib, json, multiprocessing as mp, os, re, sys, tempfile, time, traceback
+import dataclasses, importlib, json, multiprocessing as mp, os, re, sys, time, traceback
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
