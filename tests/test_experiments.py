@@ -1,28 +1,9 @@
 "Every experiment notebook, executed at smoke scale through the parallel runner, with assertions on its results.json."
-import json
 import pytest
 from conftest import EXPERIMENTS
 from seqvae.experiment import NotebookJob, run_notebooks
 
-SMOKE = {"scale": "smoke", "device": "cpu", "seed": 0}
-LAST = ("summary",)   # reads the other notebooks' results, so it runs after them
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    """All experiment notebooks at smoke scale, plus variants that check injected parameters and a missing corpus,
-    in one parallel run."""
-    out = tmp_path_factory.mktemp("runs")
-    empty = tmp_path_factory.mktemp("empty_corpus")
-    nbs = sorted(EXPERIMENTS.glob("*.ipynb"))
-    jobs = [NotebookJob(p, dict(SMOKE), out/p.stem, name=p.stem) for p in nbs if p.stem not in LAST]
-    jobs.append(NotebookJob(EXPERIMENTS/"corpus_overview.ipynb", {**SMOKE, "max_vocab": 50, "seed": 1},
-                            out/"overview_v50", name="overview_v50"))
-    jobs.append(NotebookJob(EXPERIMENTS/"beta_mi.ipynb", {**SMOKE, "corpus": str(empty)},
-                            out.parent/"missing_corpus", name="missing_corpus"))
-    results = run_notebooks(jobs, workers=2)
-    results += run_notebooks([NotebookJob(EXPERIMENTS/"summary.ipynb", {**SMOKE, "run_dir": str(out)},
-                                          out/"summary", name="summary")], workers=1)
-    return {r.name: r for r in results}
+pytestmark = pytest.mark.xdist_group("runs")   # one worker runs the `runs` fixture once (pyproject: --dist loadgroup)
 
 def test_every_notebook_succeeds(runs):
     failed = {n: r.error for n, r in runs.items() if r.status != "ok" and n != "missing_corpus"}
