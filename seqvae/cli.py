@@ -4,17 +4,18 @@
 
 # %% ../nbs/10_cli.ipynb #c50b61c6
 from __future__ import annotations
-import argparse, ast, io, json, sys, textwrap, threading, time, tokenize
+import argparse, ast, heapq, io, json, shutil, sys, tempfile, textwrap, threading, time, tokenize
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from .experiment import NotebookJob, check_jobs, run_notebooks, notebook_parameters
 from .io import load_json, save_json, project_root
 
 # %% auto #0
-__all__ = ['RUN_LAST', 'TRAIN_FILES', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'reproduce', 'field_docs',
-           'add_fields', 'given', 'add_train_commands', 'run_config', 'train_command', 'evaluate_command',
-           'run_train_command', 'add_bench_command', 'bench', 'checksums', 'status', 'main']
+__all__ = ['RUN_LAST', 'TRAIN_FILES', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'Board', 'reproduce',
+           'plan_reproduction', 'dry_run', 'field_docs', 'add_fields', 'given', 'add_train_commands', 'run_config',
+           'train_command', 'evaluate_command', 'run_train_command', 'add_bench_command', 'bench', 'checksums',
+           'status', 'main']
 
 # %% ../nbs/10_cli.ipynb #84b528fe
 def experiment_notebooks(folder=None) -> dict[str, Path]:
@@ -60,20 +61,45 @@ def reproduce_jobs(out, scale="small", only=None, device="auto", params=None, no
 # %% ../nbs/10_cli.ipynb #a912ad72
 RUN_LAST = ("summary",)  # notebooks that run after all others, always afresh
 
-def _progress(name, status):
-    print(f"[{time.strftime('%H:%M:%S')}] {name}: {status}", file=sys.stderr, flush=True)
+class Board:
+    "Time-stamped event lines, and a block of progress lines: redrawn in place on a terminal, else printed."
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.live, self.lines, self.lock = self.stream.isatty(), {}, threading.Lock()
+    def _clear(self):
+        if self.live and self.lines: self.stream.write(f"\x1b[{len(self.lines)}F\x1b[J")   # up n lines, erase below
+    def _draw(self):
+        width = shutil.get_terminal_size().columns - 1                 # a wrapped line would break the count
+        for name, text in (self.lines.items() if self.live else ()): self.stream.write(f"{name}: {text}"[:width] + "\n")
+        self.stream.flush()
+    def event(self, name: str, text: str):
+        "An event line (a notebook starts, ends): above the block."
+        with self.lock:
+            self._clear()
+            if self.live and text != "running": self.lines.pop(name, None)
+            self.stream.write(f"[{time.strftime('%H:%M:%S')}] {name}: {text}\n")
+            self._draw()
+    def progress(self, lines: dict):
+        "`{name: line}` of the running notebooks: the block, redrawn (terminal) or printed."
+        with self.lock:
+            if not self.live:
+                for name, text in lines.items(): self.stream.write(f"[{time.strftime('%H:%M:%S')}] {name}: {text}\n")
+                return self.stream.flush()
+            self._clear()
+            self.lines = dict(lines)
+            self._draw()
 
 @contextmanager
-def _watching(folders: dict, every: float):
-    "Yield an `on_update` that notes which notebooks run; meanwhile print each one's `progress_line` every `every` s."
+def _watching(folders: dict, every: float, board: Board):
+    "Yield an `on_update` that notes which notebooks run; meanwhile show each one's `progress_line`."
     from seqvae.status import progress_line
     running, stop = set(), threading.Event()
     def update(name, status):
-        _progress(name, status)
         (running.add if status == "running" else running.discard)(name)
+        board.event(name, status)
     def watch():
-        while not stop.wait(every):
-            for name in sorted(running): _progress(name, progress_line(folders[name]))
+        while not stop.wait(min(every, 3) if board.live else every):
+            board.progress({name: progress_line(folders[name]) for name in sorted(running)})
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     try: yield update
@@ -82,21 +108,21 @@ def _watching(folders: dict, every: float):
         thread.join()
 
 def reproduce(out=None, scale="small", only=None, workers=2, device="auto", params=None, force=False,
-              notebooks=None, progress_every: float = 120) -> list:
+              notebooks=None, progress_every: float = 120, stream=None) -> list:
     """Run the experiment notebooks in parallel into `out` (default `runs/<scale>`); finished ones are skipped unless
-    `force`. Every `progress_every` seconds, one line per running notebook says where it is."""
+    `force`. Progress goes to `stream` (stderr): refreshed in place on a terminal, else every `progress_every` s."""
     out = Path(out or Path("runs")/scale).resolve()
-    jobs = reproduce_jobs(out, scale, only, device, params, notebooks)
+    jobs, board = reproduce_jobs(out, scale, only, device, params, notebooks), Board(stream)
     t0, record = time.time(), out/"reproduce.json"
     earlier = load_json(record, "record of `seqvae reproduce`")["runs"] if record.exists() else []   # earlier runs
-    _progress("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
+    board.event("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
     def save(results):
         names = {r.name for r in results}
         runs = [r for r in earlier if r["name"] not in names] + [r.to_dict() for r in results]
         save_json({"scale": scale, "wall_time_s": time.time() - t0,
                    "runs": sorted(runs, key=lambda r: r["name"] in RUN_LAST)}, record)
     first, last = [j for j in jobs if j.name not in RUN_LAST], [j for j in jobs if j.name in RUN_LAST]
-    with _watching({j.name: j.out_dir for j in jobs}, progress_every) as update:
+    with _watching({j.name: j.out_dir for j in jobs}, progress_every, board) as update:
         results = run_notebooks(first, workers=workers, skip_done=not force, on_update=update) if first else []
         save(results)                                   # the summary reads the others' results, and reproduce.json
         results += run_notebooks(last, workers=1, skip_done=False, on_update=update) if last else []
@@ -105,6 +131,54 @@ def reproduce(out=None, scale="small", only=None, workers=2, device="auto", para
         detail = r.error.strip().splitlines()[-1] if r.status == "failed" and r.error else r.results_path
         print(f"{r.name:24s} {r.status:8s} {r.duration_s:8.1f}s  {detail}")
     return results
+
+
+# %% ../nbs/10_cli.ipynb #69eb85c3
+def _wall(estimates: list, workers: int) -> float:
+    "Wall time of jobs of these durations run in order, `workers` at a time (as `run_notebooks` does)."
+    free = [0.0] * max(1, workers)
+    for d in estimates: heapq.heappush(free, heapq.heappop(free) + d)
+    return max(free)
+
+def plan_reproduction(scale="small", only=None, workers=2, device="auto", params=None, notebooks=None) -> list[dict]:
+    "Dry-run every selected notebook in a temporary folder: per notebook, its settings' estimates (or its error)."
+    from seqvae.runs import DRY_RUN
+    with tempfile.TemporaryDirectory(prefix="seqvae-dry-run-") as tmp:
+        jobs = [replace(j, env={DRY_RUN: "1"}) for j in reproduce_jobs(tmp, scale, only, device, params, notebooks)
+                if j.name not in RUN_LAST]
+        results = run_notebooks(jobs, workers=workers) if jobs else []
+        plans = []
+        for r in results:
+            p = Path(tmp)/r.name/"plan.json"
+            if p.is_file():
+                pl = load_json(p, "dry-run plan")
+                other = max(0.0, r.duration_s - pl["probe_s"])    # kernel start, imports, the corpus: measured
+                plans.append(dict(name=r.name, settings=pl["settings"], total_s=other + pl["total_s"], error=None))
+            elif r.status == "ok": plans.append(dict(name=r.name, settings=[], total_s=r.duration_s, error=None))
+            else: plans.append(dict(name=r.name, settings=[], total_s=None, error=r.error))
+    return plans + [dict(name=n, settings=[], total_s=None, error=None) for n in RUN_LAST
+                    if n in experiment_notebooks(notebooks) and (not only or n in only)]
+
+
+# %% ../nbs/10_cli.ipynb #4be8d46e
+def _dur(s: float) -> str: return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+def dry_run(scale="small", only=None, workers=2, device="auto", params=None, notebooks=None) -> int:
+    "`seqvae reproduce --dry-run`: print the plan of every notebook; status 1 when a notebook failed in it."
+    plans = plan_reproduction(scale, only, workers, device, params, notebooks)
+    for p in plans:
+        if p["error"]: print(f"{p['name']}: FAILS in the dry run: {p['error'].strip().splitlines()[-1]}")
+        elif p["total_s"] is None: print(f"{p['name']}: no estimate (reads the other notebooks' results; seconds)")
+        else: print(f"{p['name']}: about {_dur(p['total_s'])}" + (" (no training)" if not p["settings"] else ""))
+        for s in p["settings"]:
+            bound = ", an upper bound (aggressive)" if s["upper_bound"] else ""
+            print(f"    {s['setting']:28s} {s['steps']:7d} steps  {s['step_s'] * 1e3:8.1f} ms/step  "
+                  f"train {_dur(s['train_s']):>8s}, evaluation {_dur(s['valid_s'] + s['test_s']):>8s}{bound}")
+    known = [p["total_s"] for p in plans if p["total_s"] is not None]
+    print(f"in all: about {_dur(sum(known))} of notebook time, {_dur(_wall(known, workers))} of wall time "
+          f"with {workers} worker(s); nothing was trained or written")
+    return int(any(p["error"] for p in plans))
+
 
 # %% ../nbs/10_cli.ipynb #c5f2e65e
 def _literal(s: str):
@@ -312,7 +386,9 @@ def _parser():
     r.add_argument("--force", action="store_true", help="re-run notebooks that already finished in OUT")
     r.add_argument("--notebooks", help="folder of experiment notebooks (default nbs/experiments)")
     r.add_argument("--progress-every", type=float, default=120, metavar="SECONDS",
-                   help="print where each running notebook is this often (default 120)")
+                   help="when not on a terminal, print where each running notebook is this often (default 120)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="train nothing: time a short probe of every setting and print the estimated durations")
     m = sub.add_parser("readme", help="render README.md from nbs/index.ipynb")
     m.add_argument("--check", action="store_true", help="only check that README.md is up to date")
     k = sub.add_parser("checksums", help="print the checksums of a data folder's corpus files, and whether they match")
@@ -359,6 +435,8 @@ def main(argv=None) -> int:
     "Entry point of the `seqvae` command."
     args = _parser().parse_args(argv)
     try:
+        if args.command == "reproduce" and args.dry_run:
+            return dry_run(args.scale, args.only, args.workers, args.device, parse_params(args.params), args.notebooks)
         if args.command == "reproduce":
             res = reproduce(args.out, args.scale, args.only, args.workers, args.device, parse_params(args.params),
                             args.force, args.notebooks, args.progress_every)

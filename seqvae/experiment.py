@@ -66,10 +66,13 @@ class NotebookJob:
     parameters: dict
     out_dir: Path
     name: str | None = None  # defaults to the notebook's stem; names the executed copy `out_dir/NAME.ipynb`
+    env: dict = field(default_factory=dict)  # environment variables for the notebook's kernel (strings)
 
     def __post_init__(self):
         self.notebook, self.out_dir = Path(self.notebook).absolute(), Path(self.out_dir).expanduser().absolute()
-        self.parameters = dict(self.parameters or {})
+        self.parameters, self.env = dict(self.parameters or {}), dict(self.env or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items()):
+            raise ValueError(f"env must map names to strings, got {self.env!r}")
         self.name = self.name or self.notebook.stem
         if "out_dir" in self.parameters:
             raise ValueError("give out_dir as NotebookJob(out_dir=...), not as a parameter")
@@ -82,7 +85,8 @@ class NotebookJob:
         return {**self.parameters, "out_dir": str(self.out_dir)}
 
     def to_dict(self) -> dict:
-        return dict(notebook=str(self.notebook), parameters=self.parameters, out_dir=str(self.out_dir), name=self.name)
+        return dict(notebook=str(self.notebook), parameters=self.parameters, out_dir=str(self.out_dir), name=self.name,
+                    env=self.env)
 
 # %% ../nbs/01_experiment.ipynb #975268e1
 @dataclass
@@ -212,11 +216,22 @@ def _stderr_to(path):
         os.dup2(saved, 2)
         os.close(saved)
 
+@contextmanager
+def _environ(env: dict):
+    "Set the variables of `env` for the duration (a worker process runs several jobs), then restore them."
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try: yield
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
 def _worker(job: dict, kw: dict) -> dict:
     "Entry point in a worker process: run one job (given as a dict) with stderr sent to `out_dir/NAME.log`."
     job = NotebookJob(**job)
     job.out_dir.mkdir(parents=True, exist_ok=True)
-    with _stderr_to(job.out_dir / f"{job.name}.log"): return run_notebook(job, **kw).to_dict()
+    with _stderr_to(job.out_dir / f"{job.name}.log"), _environ(job.env): return run_notebook(job, **kw).to_dict()
 
 # %% ../nbs/01_experiment.ipynb #5b51a581
 def previous_run(job: NotebookJob) -> RunResult | None:

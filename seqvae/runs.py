@@ -4,9 +4,10 @@
 
 # %% ../nbs/07_runs.ipynb #dcc31fd7
 from __future__ import annotations
-import hashlib, json, re, time
+import hashlib, json, os, re, time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+import numpy as np
 import torch
 from fastcore.basics import patch_to
 from .builder import build, eval_batches, load_data
@@ -20,9 +21,9 @@ from .model import VAEConfig
 from .schedules import ScheduleConfig
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'COLLAPSED_KL', 'Preset', 'preset', 'override', 'run_key', 'run_folder',
-           'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'fmt', 'kl_above', 'conclusion', 'judge',
-           'curves_of', 'ints', 'floats', 'ablation_settings']
+__all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'preset', 'override', 'run_key',
+           'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run', 'probe',
+           'fmt', 'kl_above', 'conclusion', 'judge', 'curves_of', 'ints', 'floats', 'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -203,8 +204,11 @@ def run_grid(base: RunConfig, settings: dict, root, corpus=None, n_iw: int = 0, 
              callbacks=()) -> dict:
     "`train_setting` for each `name: changes` of `settings` (see `override`), in order: name -> `Trained`."
     corpus = load_data(base.data) if corpus is None else corpus
-    return {name: train_setting(name, override(base, **changes), root, corpus, n_iw, mi_samples, callbacks)
-            for name, changes in settings.items()}
+    cfgs = {name: override(base, **changes) for name, changes in settings.items()}   # a bad setting fails here, first
+    Path(root).mkdir(parents=True, exist_ok=True)
+    save_json({"settings": [{"name": n, "folder": run_folder(root, n, c).name} for n, c in cfgs.items()]},
+              Path(root)/"grid.json")                                  # `seqvae reproduce` shows "setting i of n"
+    return {name: train_setting(name, cfg, root, corpus, n_iw, mi_samples, callbacks) for name, cfg in cfgs.items()}
 
 # %% ../nbs/07_runs.ipynb #257e1826
 @dataclass
@@ -236,6 +240,7 @@ class Experiment:
     def grid(self, settings: dict, callbacks=()) -> dict:
         "`run_grid` of `settings` on this experiment's preset, in `out/runs`: name -> `Trained`."
         p = self.preset
+        if dry_run(): self.plan(settings)
         return run_grid(self.base, settings, self.out/"runs", self.corpus, p.n_iw, p.mi_samples, callbacks)
 
     def figure(self, fig, filename: str) -> str:
@@ -261,6 +266,61 @@ def setup(name: str, params: dict) -> Experiment:
     out = Path(params["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     return Experiment(name, p, out, scale, params.get("seed", 0), params.get("device", "cpu"), threads)
+
+# %% ../nbs/07_runs.ipynb #e255e3f7
+DRY_RUN = "SEQVAE_DRY_RUN"   # environment variable: when set (not "" or "0"), `Experiment.grid` plans, not trains
+
+class DryRun(Exception):
+    "Stops an experiment notebook under a dry run, once `plan.json` is written: nothing was trained."
+
+def dry_run() -> bool: return os.environ.get(DRY_RUN, "") not in ("", "0")
+
+def _spread(batches, n: int = 3) -> list:
+    "`n` batches spread evenly over `batches`, first to last."
+    picks = set(np.linspace(0, len(batches) - 1, min(n, len(batches))).round().astype(int).tolist())
+    return [b for i, b in enumerate(batches) if i in picks]
+
+def _seconds(fn, *args, **kw) -> float:
+    t0 = time.perf_counter()
+    fn(*args, **kw)
+    return time.perf_counter() - t0
+
+
+# %% ../nbs/07_runs.ipynb #5ad773c3
+def probe(cfg: RunConfig, corpus=None, n_iw: int = 0, mi_samples: int = 1, steps: int = 6) -> dict:
+    "Seconds per training step of `cfg`, timed on a fresh model in memory, and the run's estimated seconds."
+    run = build(cfg, corpus)
+    t = cfg.train
+    short = replace(t, max_steps=min(steps + 1, run.total_steps), epochs=None, log_every=1, eval_every=None,
+                    checkpoint_every=None, early_stopping=None, lr_schedule="constant", progress=False)
+    h = replace(run, cfg=replace(cfg, train=short, use_valid=False)).fit()
+    times = h.train["time_s"]                                   # cumulative; the first step (allocations) not counted
+    step_s = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[-1]
+    validates = cfg.use_valid or t.aggressive or t.lr_schedule == "plateau" or t.early_stopping or t.eval_every
+    epochs = -(-run.total_steps // len(run.train_batches))
+    n_valid = (run.total_steps // t.eval_every if t.eval_every else epochs) if validates else 0
+    vb, test = _spread(run.valid_batches), eval_batches(run.corpus, "test", cfg.data)
+    tb = _spread(test)
+    valid_s = _seconds(evaluate, run.model, vb, n_iw=t.eval_n_iw, seed=t.seed) * len(run.valid_batches) / len(vb)
+    test_s = _seconds(evaluate, run.model, tb, n_iw=n_iw, seed=t.seed, mi_samples=mi_samples) * len(test) / len(tb)
+    est = dict(steps=run.total_steps, step_s=step_s, train_s=step_s * run.total_steps, validations=n_valid,
+               valid_s=n_valid * valid_s, test_s=test_s, upper_bound=t.aggressive)
+    return {**est, "total_s": est["train_s"] + est["valid_s"] + est["test_s"]}
+
+
+# %% ../nbs/07_runs.ipynb #c00b7f13
+@patch_to(Experiment)
+def plan(self: Experiment, settings: dict):
+    "Probe every setting of `settings`, write `out/plan.json` with their estimates and stop with `DryRun`."
+    p, corpus = self.preset, self.corpus
+    setup_s, t0 = time.time() - self.t0, time.time()
+    rows = [dict(setting=name, **probe(override(self.base, **changes), corpus, p.n_iw, p.mi_samples))
+            for name, changes in settings.items()]
+    save_json(dict(experiment=self.name, scale=self.scale, setup_s=setup_s, probe_s=time.time() - t0,
+                   settings=rows, total_s=sum(r["total_s"] for r in rows)), self.out/"plan.json")
+    raise DryRun(f"dry run of {self.name}: {len(rows)} setting(s) probed, estimates in {self.out/'plan.json'}; "
+                 "nothing was trained")
+
 
 # %% ../nbs/07_runs.ipynb #56219d9d
 def fmt(v) -> str: return "–" if v is None else f"{v:.3g}"

@@ -4,13 +4,14 @@
 
 # %% ../nbs/09_status.ipynb #68777b6c
 from __future__ import annotations
-import time
+import os, socket, time
 from pathlib import Path
 from .history import JsonLog
 from .io import load_json
 
 # %% auto #0
-__all__ = ['RUNNING_WITHIN_S', 'run_folders', 'run_status', 'notebook_records', 'folder_status', 'progress_line', 'plot_status']
+__all__ = ['RUNNING_WITHIN_S', 'run_folders', 'process_alive', 'run_status', 'notebook_records', 'folder_status', 'grid_order',
+           'progress_line', 'plot_status']
 
 # %% ../nbs/09_status.ipynb #156f38fe
 RUNNING_WITHIN_S = 300   # a run whose log changed this recently, and that has not stopped, is taken as running
@@ -20,14 +21,24 @@ def run_folders(root) -> list[Path]:
     root = Path(root)
     return sorted({p.parent for name in ("log.jsonl", "last.pt") for p in root.rglob(name)})
 
-def _state(run_dir: Path, last: dict | None, now: float) -> tuple[str, str | None]:
+def process_alive(start: dict | None) -> bool | None:
+    "Whether the process that wrote the `start` record lives; None where that cannot be told (another host, no pid)."
+    if os.name != "posix" or not start or "pid" not in start or start.get("host") != socket.gethostname(): return None
+    try: os.kill(start["pid"], 0)                          # signal 0: a check, nothing is sent
+    except ProcessLookupError: return False
+    except PermissionError: return True                    # alive, under another user
+    return True
+
+def _state(run_dir: Path, last: dict | None, start: dict | None, now: float) -> tuple[str, str | None]:
     if (run_dir/"result.json").is_file(): return "done", None
     if last is not None and last["kind"] == "stop" and last.get("reason") != "interrupted": return "done", None
     if last is not None and last["kind"] == "failed": return "failed", last.get("error")
-    log = run_dir/"log.jsonl"
-    stopped = last is not None and last["kind"] == "stop"
-    if not stopped and log.exists() and now - log.stat().st_mtime < RUNNING_WITHIN_S: return "running", None
+    log, alive = run_dir/"log.jsonl", process_alive(start)
+    if last is None or last["kind"] != "stop":                                  # not stopped on purpose
+        recent = log.exists() and now - log.stat().st_mtime < RUNNING_WITHIN_S
+        if alive or (alive is None and recent): return "running", None
     return ("stopped, resumable" if (run_dir/"last.pt").is_file() else "stopped, no checkpoint"), None
+
 
 # %% ../nbs/09_status.ipynb #caeba1e4
 def run_status(run_dir, root=None, now: float | None = None) -> dict:
@@ -36,7 +47,7 @@ def run_status(run_dir, root=None, now: float | None = None) -> dict:
     log = JsonLog.read(run_dir/"log.jsonl") if (run_dir/"log.jsonl").is_file() else []
     train, valid = [r for r in log if r["kind"] == "train"], [r for r in log if r["kind"] == "valid"]
     starts = [r for r in log if r["kind"] == "start"]
-    state, error = _state(run_dir, log[-1] if log else None, now)
+    state, error = _state(run_dir, log[-1] if log else None, starts[-1] if starts else None, now)
     step, total = (train[-1]["step"] if train else 0), (starts[-1]["total_steps"] if starts else None)
     took = train[-1].get("time_s") if train else None
     left = None
@@ -67,15 +78,24 @@ def folder_status(root, now: float | None = None) -> tuple[list[dict], list[dict
 # %% ../nbs/09_status.ipynb #a02605f5
 def _g(v) -> str: return "–" if v is None else f"{v:.3g}"
 
+def grid_order(out_dir) -> list[str]:
+    "The run folders' names of every settings grid under `out_dir`, in training order (from their `grid.json`)."
+    return [s["folder"] for g in sorted(Path(out_dir).rglob("grid.json"))
+            for s in load_json(g, "settings grid").get("settings", [])]
+
 def progress_line(out_dir) -> str:
-    "Where the experiment notebook writing into `out_dir` is: the setting in training, its step, KL, rec, time left."
-    runs = [run_status(d, out_dir) for d in run_folders(out_dir)]
+    "Where the experiment notebook writing into `out_dir` is: setting i of n in training, its step, KL, rec, time left."
+    runs, order = [run_status(d, out_dir) for d in run_folders(out_dir)], grid_order(out_dir)
     done = sum(r["state"] == "done" for r in runs)
     active = next((r for r in runs if r["state"] == "running"), None)
-    if active is None: return f"{done} setting(s) done; none training right now (loading, testing or between them)"
+    n = f" of {len(order)}" if order else ""
+    if active is None: return f"{done}{n} setting(s) done; none training right now (loading, testing or between them)"
+    name = Path(active["run"]).name
+    i = order.index(name) + 1 if name in order else done + 1
     left = f", about {active['left_s'] / 60:.1f} min left in it" if active["left_s"] is not None else ""
-    return (f"setting {done + 1} ({active['run']}) at step {active['step']} of {active['total_steps']}, "
+    return (f"setting {i}{n} ({active['run']}) at step {active['step']} of {active['total_steps']}, "
             f"train KL {_g(active['train_kl'])}, rec {_g(active['train_rec'])}{left}")
+
 
 # %% ../nbs/09_status.ipynb #f37a2148
 def plot_status(root, axes=None):

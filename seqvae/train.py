@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #68d486c3
 from __future__ import annotations
-import contextlib, itertools, math, os, time, warnings
+import contextlib, itertools, math, os, socket, time, warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 import numpy as np
@@ -368,7 +368,8 @@ def run(self: Trainer, interrupted=lambda: False) -> History:
     "Train until the last step, a stop condition or Ctrl-C."
     st, self.interrupt = self.state, False
     self.bar = progress_bar(self.total_steps, st.step, self.rank == 0 and show_progress(self.cfg.progress))
-    self.log.write("start", step=st.step, total_steps=self.total_steps)      # `seqvae status` reads these records
+    self.log.write("start", step=st.step, total_steps=self.total_steps,    # `seqvae status` reads these records
+                   pid=os.getpid(), host=socket.gethostname())            # a dead process is a stopped run
     try:
         while self.stop_reason is None and st.step < self.total_steps:
             n = 0

@@ -37,10 +37,3 @@ def test_train_then_evaluate(tmp_path):
     assert m["nll"] > 0 and m["ppl"] > 1 and m["kl"] >= 0 and 0 <= m["au"] <= 4
     missing = seqvae("evaluate", str(run/"nope.pt"))
     assert missing.returncode == 2 and "nope.pt" in missing.stderr
-
-def test_reproduce_says_where_each_running_notebook_is(tmp_path):
-    r = seqvae("reproduce", "--scale", "smoke", "--only", "lm_schedules", "--out", str(tmp_path),
-               "--progress-every", "1")
-    assert r.returncode == 0, r.stderr
-    lines = [l for l in r.stderr.splitlines() if "lm_schedules: setting" in l]
-    assert lines and " at step " in lines[-1] and " of 200, train KL " in lines[-1], r.stderr

@@ -1,11 +1,12 @@
 """An experiment notebook killed mid-way and run again: finished settings are reused, the unfinished one resumes from
 its checkpoint, and the results equal those of an uninterrupted run (issue: experiments resume)."""
-import json, subprocess, sys, textwrap, time
+import json, re, subprocess, sys, textwrap, time
 from pathlib import Path
 import psutil
 import torch
-from conftest import EXPERIMENTS, ROOT, clean_env
+from conftest import EXPERIMENTS, clean_env
 from seqvae.experiment import NotebookJob, run_notebooks
+from test_cli import seqvae
 
 PARAMS = {"scale": "smoke", "device": "cpu", "seed": 0, "max_eval": 64}
 RUNNER = textwrap.dedent('''
@@ -43,6 +44,10 @@ def test_killed_experiment_notebook_resumes_to_the_uninterrupted_results(tmp_pat
     assert (dirs["constant"]/"result.json").exists() and not (stopped/"results.json").exists()
     done_before = (dirs["constant"]/"result.json").stat().st_mtime_ns
     step_killed = torch.load(dirs["monotonic"]/"last.pt", weights_only=True)["state"]["step"]
+    st = seqvae("status", str(stopped))                   # what a user sees of the killed notebook, at once
+    assert st.returncode == 1, st.stdout
+    assert re.search(r"\| runs/monotonic-\w+ \| stopped, resumable \| \d+ of 200 \|", st.stdout), st.stdout
+    assert re.search(r"\| runs/constant-\w+ \| done \| 200 of 200 \|", st.stdout), st.stdout
 
     again, = run_notebooks([NotebookJob(nb, PARAMS, stopped, name="lm_schedules")], workers=1)
     straight, = run_notebooks([NotebookJob(nb, PARAMS, tmp_path/"straight", name="lm_schedules")], workers=1)
