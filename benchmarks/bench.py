@@ -47,7 +47,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 NOTEBOOK = BENCH_DIR / "benchmark.ipynb"   # the papermill notebook: runs `run_benchmark`, adds loss curves and figures
 
 __all__ = ["VARIANTS", "SIZES", "BENCH_DIR", "NOTEBOOK", "machine_info", "sync", "timeit", "matmul_peak",
-           "onednn_fp32_peak", "machine_peaks", "peak_key", "step_flops", "RefVAE", "ref_iw_log_px", "ref_mi_au",
+           "onednn_fp32_peak", "machine_peaks", "peak_key", "step_flops", "HE_NO_BIAS", "he_compatible_", "RefVAE",
+           "ref_iw_log_px", "ref_mi_au",
            "paired_batches", "float_settings", "subnormal_slowdown", "bench_train", "bench_iw", "mi_au_one_pass",
            "bench_mi_au", "peak_memory", "loss_curves", "BenchConfig", "bench_one", "run_benchmark", "bench_table",
            "bench_config", "notebook_job", "add_bench_arguments", "add_bench_command", "run_bench_command",
@@ -155,8 +156,23 @@ def step_flops(cfg: VAEConfig, lengths) -> dict:
 
 # ## The reference implementation
 
+HE_NO_BIAS = ("encoder.to_stats.bias", "decoder.to_c0.bias", "decoder.out.bias")  # layers He et al. build bias-free
+
+
+def he_compatible_(model: SeqVAE) -> SeqVAE:
+    "Zero the biases that He et al.'s model does not have, so `RefVAE` computes the same function; returns `model`."
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in HE_NO_BIAS:
+                p.zero_()
+    return model
+
+
 class RefVAE(nn.Module):
-    "Reference LSTM VAE (He et al. 2019's text model): float32 `nn.LSTM`s, equal-length batches, no packing."
+    """He et al. (2019)'s text VAE as their `LSTMEncoder`, `LSTMDecoder` and `VAE.loss` compute it: float32 `nn.LSTM`s
+    on equal-length batches (no packing, no padding), the last encoder state to (mu, logvar) without bias, z
+    concatenated to every input and initialising the cell through a bias-free linear map, a bias-free output layer,
+    cross-entropy with a vector of unit class weights over the flattened logits."""
     def __init__(self, cfg: VAEConfig):
         super().__init__()
         shape = (cfg.n_layers, cfg.bidirectional, cfg.pooling, cfg.z_concat, cfg.z_init_state)
@@ -166,51 +182,74 @@ class RefVAE(nn.Module):
         E, H, D, V = cfg.emb_dim, cfg.hidden_dim, cfg.latent_dim, cfg.vocab_size
         self.cfg = cfg
         self.encoder = nn.ModuleDict(dict(embed=nn.Embedding(V, E), lstm=nn.LSTM(E, H, batch_first=True),
-                                          to_stats=nn.Linear(H, 2 * D)))
+                                          to_stats=nn.Linear(H, 2 * D, bias=False)))
         self.decoder = nn.ModuleDict(dict(embed=nn.Embedding(V, E), lstm=nn.LSTM(E + D, H, batch_first=True),
-                                          to_c0=nn.Linear(D, H), drop_in=nn.Dropout(cfg.dec_in_dropout),
-                                          drop_out=nn.Dropout(cfg.dec_out_dropout), out=nn.Linear(H, V)))
+                                          to_c0=nn.Linear(D, H, bias=False), drop_in=nn.Dropout(cfg.dec_in_dropout),
+                                          drop_out=nn.Dropout(cfg.dec_out_dropout), out=nn.Linear(H, V, bias=False)))
+        self.loss = nn.CrossEntropyLoss(weight=torch.ones(V), reduction="none")   # as theirs: `vocab_mask` of ones
+
+    def load_seqvae(self, model: SeqVAE):
+        "Take `model`'s weights; the biases He et al. do not have must be zero there (see `he_compatible_`)."
+        state = model.state_dict()
+        nonzero = [k for k in HE_NO_BIAS if state[k].abs().max() > 0]
+        if nonzero:
+            raise ValueError(f"RefVAE has no {', '.join(nonzero)}: zero them first with he_compatible_(model)")
+        self.load_state_dict({k: v for k, v in state.items() if k not in HE_NO_BIAS}, strict=False)
+        return self
 
     def encode(self, x):
         "mu, logvar (B, D) from the last LSTM state of equal-length x (B, T)."
         _, (h, _) = self.encoder.lstm(self.encoder.embed(x))           # h: (1, B, H)
-        return self.encoder.to_stats(h[-1]).chunk(2, -1)                # (B, D) each
+        mu, logvar = self.encoder.to_stats(h).chunk(2, -1)              # (1, B, D) each
+        return mu.squeeze(0), logvar.squeeze(0)                         # (B, D) each
+
+    def sample(self, x, n):
+        "z (B, n, D) ~ q(z|x) and (mu, logvar), their `encoder.sample`: the encoder runs at every call."
+        mu, logvar = self.encode(x)                                     # (B, D) each
+        std = (0.5 * logvar).exp()
+        eps = torch.zeros_like(std[:, None].expand(-1, n, -1)).normal_()            # (B, n, D)
+        return mu[:, None].expand(-1, n, -1) + eps * std[:, None], (mu, logvar)
 
     def log_px_z(self, x, z):
-        "log p(x|z) (N,) for equal-length x (N, T) and z (N, D)."
-        d = self.decoder
-        e = d.drop_in(d.embed(x[:, :-1]))                               # (N, T-1, E)
-        e = torch.cat([e, z[:, None].expand(-1, e.size(1), -1)], -1)    # (N, T-1, E + D)
-        c0 = d.to_c0(z)[None]                                           # (1, N, H)
-        h, _ = d.lstm(e, (c0.tanh(), c0))                               # (N, T-1, H)
-        logits = d.out(d.drop_out(h))                                   # (N, T-1, V)
-        return -F.cross_entropy(logits.transpose(1, 2), x[:, 1:], reduction="none").sum(1)  # (N,)
+        "log p(x|z) (B, n) for equal-length x (B, T) and z (B, n, D), as their `reconstruct_error`."
+        d, (B, n, D) = self.decoder, z.shape
+        src, tgt, T = x[:, :-1], x[:, 1:], x.size(1) - 1
+        e = d.drop_in(d.embed(src))                                     # (B, T-1, E)
+        if n > 1: e = e[:, None].expand(-1, n, -1, -1).contiguous().view(B * n, T, -1)  # (B*n, T-1, E)
+        zs = z.view(B * n, 1, D).expand(-1, T, -1) if n == 1 else z[:, :, None].expand(-1, -1, T, -1).contiguous()
+        e = torch.cat([e, zs.reshape(B * n, T, D)], -1)                 # (B*n, T-1, E + D)
+        c0 = d.to_c0(z.reshape(B * n, D))[None]                         # (1, B*n, H)
+        h, _ = d.lstm(e, (c0.tanh(), c0))                               # (B*n, T-1, H)
+        logits = d.out(d.drop_out(h))                                   # (B*n, T-1, V)
+        tgt = tgt[:, None].expand(-1, n, -1).contiguous().view(-1)      # (B*n*(T-1),)
+        return -self.loss(logits.view(-1, logits.size(-1)), tgt).view(B, n, -1).sum(-1)  # (B, n)
 
     def forward(self, x, beta=1.0):
-        mu, logvar = self.encode(x)                                     # (B, D) each
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()            # (B, D)
-        rec = -self.log_px_z(x, z)                                      # (B,)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(-1)      # (B,)
+        "Their `VAE.loss` and the step's mean: encoder once, one sample, KL in closed form."
+        z, (mu, logvar) = self.sample(x, 1)                             # (B, 1, D)
+        rec = -self.log_px_z(x, z).mean(1)                              # (B,)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1)       # (B,)
         return dict(loss=(rec + beta * kl).mean(), rec=rec.mean(), kl=kl.mean())
 
 
 @torch.no_grad()
 def ref_iw_log_px(model: RefVAE, seqs, n_iw=500, chunk=100) -> tuple[torch.Tensor, torch.Tensor]:
-    "log p(x) estimates (N,) one sentence at a time, `chunk` samples per pass, and their standard errors by Eq. (3)."
+    """log p(x) estimates (N,) as their `calc_iwnll` with batch size 1 and `VAE.nll_iw`: one sentence at a time,
+    `n_iw / chunk` passes that each run the encoder and draw `chunk` samples; and the standard errors by Eq. (3)."""
     model.eval()
     est, se = [], []
+    prior = torch.distributions.Normal(torch.zeros(model.cfg.latent_dim), torch.ones(model.cfg.latent_dim))
     for s in seqs:
         x, _ = pad_batch([s])                                           # (1, T)
-        mu, logvar = model.encode(x)                                    # (1, D) each
         log_w = []
-        for j in range(0, n_iw, chunk):
-            k = min(chunk, n_iw - j)
-            eps = torch.randn(k, mu.size(1))                            # (k, D)
-            z = mu + eps * (0.5 * logvar).exp()                         # (k, D)
-            log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)                   # (k,)
-            log_qz = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(-1)       # (k,)
-            log_w.append(model.log_px_z(x.expand(k, -1), z) + log_pz - log_qz)          # (k,)
-        lw = torch.cat(log_w).double()                                  # (n_iw,)
+        for j in range(0, n_iw, chunk):                                 # theirs: n_iw a multiple of chunk
+            z, (mu, logvar) = model.sample(x, min(chunk, n_iw - j))     # (1, k, D)
+            log_joint = prior.log_prob(z).sum(-1) + model.log_px_z(x, z)                  # (1, k)
+            dev = z - mu[:, None]
+            log_q = -0.5 * (dev.pow(2) / logvar.exp()[:, None]).sum(-1) \
+                - 0.5 * (z.size(-1) * math.log(2 * math.pi) + logvar.sum(-1, keepdim=True))  # (1, k)
+            log_w.append(log_joint - log_q)
+        lw = torch.cat(log_w, -1)[0].double()                          # (n_iw,)
         est.append(torch.logsumexp(lw, 0) - math.log(n_iw))
         w = (lw - lw.max()).exp()                                       # (n_iw,)
         se.append(w.std() / (math.sqrt(n_iw) * w.mean()))
@@ -286,13 +325,13 @@ def _trainer(model, batches, device, log_every=10 ** 6, **opts) -> Trainer:
     return Trainer(model, batches, cfg=cfg)
 
 
-def _ref_step(model, opt, x) -> float:
-    "One reference training step on x (B, T): forward, backward, clip at 5, SGD update."
-    opt.zero_grad(set_to_none=True)
+def _ref_step(model, opts, x) -> float:
+    "One step of their training loop on x (B, T): zero both optimizers, loss, backward, clip all at 5, step both."
+    for opt in opts: opt.zero_grad()
     loss = model(x)["loss"]
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-    opt.step()
+    for opt in opts: opt.step()
     return float(loss.detach())
 
 
@@ -320,11 +359,10 @@ def _runners(cfg, base, variants, pairs, device):
     runners = {}
     for v in variants:
         if v == "ref":
-            m = RefVAE(cfg).to(device)
-            m.load_state_dict(base.state_dict())
+            m = RefVAE(cfg).load_seqvae(base).to(device)
             m.train()
-            opt = torch.optim.SGD(m.parameters(), lr=1.0)
-            runners[v] = (lambda p, m=m, opt=opt: _ref_step(m, opt, p[1].to(device)), _equal_lengths, {})
+            opts = [torch.optim.SGD(m.encoder.parameters(), lr=1.0), torch.optim.SGD(m.decoder.parameters(), lr=1.0)]
+            runners[v] = (lambda p, m=m, opts=opts: _ref_step(m, opts, p[1].to(device)), _equal_lengths, {})
         else:
             m = SeqVAE(cfg)
             m.load_state_dict(base.state_dict())
@@ -339,7 +377,7 @@ def bench_train(cfg: VAEConfig, seqs, variants=("ref", *VARIANTS), batch_size=32
     "Interleaved rounds of `steps` training steps per variant: variant -> medians of sentences/s, tokens/s, GFLOP/s."
     device = torch.device(device)
     torch.manual_seed(seed)
-    base = SeqVAE(cfg)
+    base = he_compatible_(SeqVAE(cfg))
     pairs = paired_batches(seqs, batch_size, steps * rounds + warmup, seed)
     runners = _runners(cfg, base, variants, pairs, device)
     shapes = list({(tuple(p[0].x.shape), tuple(p[1].shape)): p for p in pairs[warmup:]}.values())  # one pair per shape
@@ -386,8 +424,7 @@ def _timed_iw(model, seqs, n_ref, n_iw, batch_size, device, seed, bf16):
 def bench_iw(model: SeqVAE, seqs, n_ref=4, n_iw=500, batch_size=32, device="cpu", bf16=True, seed=0) -> dict:
     "IW-NLL sentences/s, tokens/s: reference on the first `n_ref` sentences, seqvae (fp32, bf16) on all; agreement."
     device = torch.device(device)
-    ref = RefVAE(model.cfg).to(device)
-    ref.load_state_dict(model.state_dict())
+    ref = RefVAE(model.cfg).load_seqvae(model).to(device)
     torch.manual_seed(seed)
     t = time.perf_counter()
     est, se = ref_iw_log_px(ref, seqs[:n_ref], n_iw)                    # (n_ref,) each
@@ -431,8 +468,7 @@ def _seconds(fn):
 
 def bench_mi_au(model: SeqVAE, seqs, batch_size=32, device="cpu", seed=0) -> dict:
     "Seconds for MI and active units over `seqs`: reference, `mutual_info` + `active_units`, one pass, `mi_au`."
-    ref = RefVAE(model.cfg).to(device)
-    ref.load_state_dict(model.state_dict())
+    ref = RefVAE(model.cfg).load_seqvae(model).to(device)
     by_len = defaultdict(list)
     for s in seqs:
         by_len[len(s)].append(s)
@@ -627,7 +663,7 @@ def bench_one(bc: BenchConfig, corpus, size: str, peaks: dict, log=print) -> dic
     out.update(train=tr, train_speedup=_ratios(tr), flops=step_flops(cfg, [mean_len + 2] * bc.batch_size))
     log(f"{corpus.name} {size} train: " + ", ".join(f"{v} {r['tokens_per_s']:.0f} tok/s" for v, r in tr.items()))
     torch.manual_seed(bc.seed)
-    model = SeqVAE(cfg).to(bc.device)
+    model = he_compatible_(SeqVAE(cfg)).to(bc.device)
     model.check_inputs = False
     rng = np.random.default_rng(bc.seed)
 

@@ -50,21 +50,23 @@ def _batches(model, batches):
 
 # %% ../nbs/05_metrics.ipynb #5fd7b45d
 def iw_log_px(model, x, lengths, n_iw=500, chunk=100, max_logits=2**27):
-    "Eq. (5.1) for one batch: (B,) IW estimates of log p(x), encoder once, n_iw samples in passes of <= max_logits."
+    "Eq. (5.1) for one batch: (B,) IW estimates of log p(x); encoder once; passes of sentences of similar length."
     mu, logvar = model.encode(x, lengths)                                   # (B, D) each
-    T, V = int(lengths.max()) - 1, model.cfg.vocab_size                     # targets per row, vocabulary
-    k = max(1, min(chunk, n_iw, max_logits // (T * V)))                     # samples per sentence per pass
-    rows = max(1, max_logits // (k * T * V))                                # sentences per pass
-    out = []
-    for i in range(0, len(x), rows):
-        xs, ls, m, lv = x[i:i + rows], lengths[i:i + rows], mu[i:i + rows], logvar[i:i + rows]
+    V, order = model.cfg.vocab_size, lengths.argsort(descending=True)       # longest first
+    out, i = torch.empty(len(x), device=mu.device), 0
+    while i < len(x):
+        T = int(lengths[order[i]]) - 1                                      # targets of the longest sentence left
+        k = max(1, min(chunk, n_iw, max_logits // (T * V)))                 # samples per sentence per pass
+        idx = order[i:i + max(1, max_logits // (k * T * V))]                # the sentences of this pass
+        xs, ls, m, lv = x[idx, :T + 1], lengths[idx], mu[idx], logvar[idx]  # no padding beyond the longest
         log_w = []
         for j in range(0, n_iw, k):
             z = reparameterize(m, lv, min(k, n_iw - j))                     # (b, k, D)
             log_qz_x = log_normal_diag(z, m[:, None], lv[:, None])                        # (b, k)
             log_w.append(model.log_px_z(xs, ls, z) + log_normal_std(z) - log_qz_x)        # (b, k)
-        out.append(iw_bound(torch.cat(log_w, 1)))                           # (b,)
-    return torch.cat(out)                                                   # (B,)
+        out[idx] = iw_bound(torch.cat(log_w, 1)).to(out.dtype)              # (b,), back in the batch's order
+        i += len(idx)
+    return out                                                              # (B,)
 
 def iw_nll(model, batches, n_iw=500, chunk=100, seed=0, max_logits=2**27):
     "Eq. (5.2): dict(nll = mean -log p(x) per sentence, ppl = exp(sum NLL / n_tokens), n_sentences, n_tokens)."
@@ -77,6 +79,7 @@ def iw_nll(model, batches, n_iw=500, chunk=100, seed=0, max_logits=2**27):
             n_sent += len(x)
             n_tok += int((lengths - 1).sum())
     return dict(nll=nll / n_sent, ppl=math.exp(nll / n_tok), n_sentences=n_sent, n_tokens=n_tok)
+
 
 # %% ../nbs/05_metrics.ipynb #f93375e7
 def elbo_terms(model, batches, n_samples=1, seed=0):
