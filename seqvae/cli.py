@@ -419,7 +419,7 @@ def status(folder, plot=None) -> int:
     from seqvae.summary import markdown_table
     print(markdown_table([{"run": r["run"], "state": r["state"] + (f": {r['error']}" if r["error"] else ""),
                            "step": f"{r['step']} of {r['total_steps']}" if r["total_steps"] else r["step"],
-                           "best valid ELBO": r["best_valid_elbo"], "KL": r["kl"], "AU": r["au"],
+                           "best valid ELBO": r["best_valid_elbo"], "KL": r["kl"], "AU": r["au"], "from": r["kl_from"],
                            "time (s)": r["time_s"], "left (s)": r["left_s"]} for r in runs]), end="")
     for n in notebooks:
         why = f" ({n['error'].strip().splitlines()[0]})" if n["error"] else ""

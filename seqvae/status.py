@@ -53,9 +53,12 @@ def run_status(run_dir, root=None, now: float | None = None) -> dict:
     left = None
     if state != "done" and total and step and took: left = (total - step) * took / step
     best = max(valid, key=lambda r: r.get("elbo", float("-inf")), default=None)
+    last = valid[-1] if valid else {}
+    if not valid and (run_dir/"result.json").is_file():                  # no validation: the setting's test row
+        last = load_json(run_dir/"result.json", "result of a trained setting").get("row") or {}
     return dict(run=str(run_dir.relative_to(root)) if root else str(run_dir), state=state, error=error, step=step,
-                total_steps=total, best_valid_elbo=best and best.get("elbo"), kl=valid[-1].get("kl") if valid else None,
-                au=valid[-1].get("au") if valid else None, time_s=took, left_s=left,
+                total_steps=total, best_valid_elbo=best and best.get("elbo"), kl=last.get("kl"), au=last.get("au"),
+                kl_from="valid" if valid else ("test" if last else None), time_s=took, left_s=left,
                 train_kl=train[-1].get("kl") if train else None, train_rec=train[-1].get("rec") if train else None)
 
 # %% ../nbs/09_status.ipynb #4aa1c624
