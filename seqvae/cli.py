@@ -172,7 +172,7 @@ def dry_run(scale="small", only=None, workers=2, device="auto", params=None, not
         else: print(f"{p['name']}: about {_dur(p['total_s'])}" + (" (no training)" if not p["settings"] else ""))
         for s in p["settings"]:
             bound = ", an upper bound (aggressive)" if s["upper_bound"] else ""
-            print(f"    {s['setting']:28s} {s['steps']:7d} steps  {s['step_s'] * 1e3:8.1f} ms/step  "
+            print(f"    {s['setting']:32s} {s['steps']:7d} steps  {s['step_s'] * 1e3:8.1f} ms/step  "
                   f"train {_dur(s['train_s']):>8s}, evaluation {_dur(s['valid_s'] + s['test_s']):>8s}{bound}")
     known = [p["total_s"] for p in plans if p["total_s"] is not None]
     print(f"in all: about {_dur(sum(known))} of notebook time, {_dur(_wall(known, workers))} of wall time "

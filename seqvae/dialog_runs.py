@@ -4,7 +4,7 @@
 
 # %% ../nbs/13c_dialog_runs.ipynb #5b699d97
 from __future__ import annotations
-import hashlib, json, math, re
+import hashlib, json, math, re, time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 import numpy as np
@@ -16,13 +16,14 @@ from .dialog_data import DialogBatches, load_dialog_corpus
 from .dialog_eval import response_metrics
 from .history import History
 from .io import load_json, save_json
+from .runs import dry_run, write_plan
 from .schedules import ScheduleConfig
 from .train import fit
 
 # %% auto #0
 __all__ = ['DIALOG_SCALES', 'SETTINGS', 'COLLAPSED_KL', 'DialogPreset', 'dialog_preset', 'model_config', 'train_config',
            'fingerprint', 'run_dir_of', 'test_batches', 'sample_responses', 'evaluate_setting', 'train_setting',
-           'mean_ci', 'larger', 'summarise', 'per_seed']
+           'probe_setting', 'train_all', 'mean_ci', 'larger', 'summarise', 'per_seed']
 
 # %% ../nbs/13c_dialog_runs.ipynb #8e424a60
 @dataclass
@@ -179,6 +180,43 @@ def train_setting(name: str, p: DialogPreset, seed: int, corpus, root, device="c
                model_config=model.cfg.to_dict())
     save_json(res, run_dir/"result.json")
     return res
+
+# %% ../nbs/13c_dialog_runs.ipynb #79248fb0
+def probe_setting(name: str, p: DialogPreset, seed: int, corpus, device="cpu", threads=None, vectors=None,
+                  steps: int = 6) -> dict:
+    "Measured seconds per training step of setting `name` and of its evaluations, scaled to the run (as `runs.probe`)."
+    s = SETTINGS[name]
+    torch.manual_seed(seed)
+    model = DialogCVAE(model_config(p, corpus, s["use_bow"]))
+    full = train_config(p, s["kind"], s["lr_schedule"], seed, device, threads)
+    cfg = replace(full, max_steps=min(steps + 1, p.max_steps), eval_every=None, checkpoint_every=None, log_every=1)
+    train = corpus.batches("train", p.batch_size, shuffle=True, seed=seed, max_utt_len=p.max_utt_len, window=p.window)
+    times = fit(model, train, None, cfg).train["time_s"]            # cumulative; the first step is not counted
+    step_s = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[-1]
+    valid = corpus.batches("valid", p.batch_size, max_utt_len=p.max_utt_len, window=p.window)
+    t0 = time.perf_counter()
+    evaluate_likelihood(model, valid, seed=seed)
+    t1 = time.perf_counter()
+    evaluate_setting(model, corpus, p, seed, vectors)
+    n_valid = p.max_steps // full.eval_every
+    est = dict(steps=p.max_steps, step_s=step_s, train_s=step_s * p.max_steps, validations=n_valid,
+               valid_s=n_valid * (t1 - t0), test_s=time.perf_counter() - t1, upper_bound=False)
+    return {**est, "total_s": est["train_s"] + est["valid_s"] + est["test_s"]}
+
+def train_all(p: DialogPreset, seeds, corpus, root, device="cpu", threads=None, vectors=None, out=None,
+              scale: str = "") -> list[dict]:
+    "`train_setting` for every seed and setting, in order; under a dry run, their estimates in `out/plan.json`."
+    pairs = [(name, s) for s in seeds for name in SETTINGS]
+    if dry_run():
+        t0 = time.time()
+        probes = {name: probe_setting(name, p, seeds[0], corpus, device, threads, vectors) for name in SETTINGS}
+        write_plan(out or root, "dialog", scale, [dict(setting=f"{n}, seed {s}", **probes[n]) for n, s in pairs],
+                   probe_s=time.time() - t0)
+    Path(root).mkdir(parents=True, exist_ok=True)
+    save_json({"settings": [{"name": f"{n}, seed {s}", "folder": run_dir_of(root, n, p, s, corpus).name}
+                            for n, s in pairs]}, Path(root)/"grid.json")
+    return [train_setting(n, p, s, corpus, root, device, threads, vectors) for n, s in pairs]
+
 
 # %% ../nbs/13c_dialog_runs.ipynb #de5321f6
 COLLAPSED_KL = 0.1

@@ -23,7 +23,7 @@ from .schedules import ScheduleConfig
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'preset', 'override', 'run_key',
            'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run', 'probe',
-           'fmt', 'kl_above', 'conclusion', 'judge', 'curves_of', 'ints', 'floats', 'ablation_settings']
+           'write_plan', 'fmt', 'kl_above', 'conclusion', 'judge', 'curves_of', 'ints', 'floats', 'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -309,6 +309,13 @@ def probe(cfg: RunConfig, corpus=None, n_iw: int = 0, mi_samples: int = 1, steps
 
 
 # %% ../nbs/07_runs.ipynb #c00b7f13
+def write_plan(out, experiment: str, scale: str, rows: list[dict], setup_s: float = 0.0, probe_s: float = 0.0):
+    "Write `out/plan.json` with the settings' estimates `rows` (each as `probe` gives, plus `setting`); raise `DryRun`."
+    save_json(dict(experiment=experiment, scale=scale, setup_s=setup_s, probe_s=probe_s, settings=rows,
+                   total_s=sum(r["total_s"] for r in rows)), Path(out)/"plan.json")
+    raise DryRun(f"dry run of {experiment}: {len(rows)} setting(s) probed, estimates in {Path(out)/'plan.json'}; "
+                 "nothing was trained")
+
 @patch_to(Experiment)
 def plan(self: Experiment, settings: dict):
     "Probe every setting of `settings`, write `out/plan.json` with their estimates and stop with `DryRun`."
@@ -316,10 +323,7 @@ def plan(self: Experiment, settings: dict):
     setup_s, t0 = time.time() - self.t0, time.time()
     rows = [dict(setting=name, **probe(override(self.base, **changes), corpus, p.n_iw, p.mi_samples))
             for name, changes in settings.items()]
-    save_json(dict(experiment=self.name, scale=self.scale, setup_s=setup_s, probe_s=time.time() - t0,
-                   settings=rows, total_s=sum(r["total_s"] for r in rows)), self.out/"plan.json")
-    raise DryRun(f"dry run of {self.name}: {len(rows)} setting(s) probed, estimates in {self.out/'plan.json'}; "
-                 "nothing was trained")
+    write_plan(self.out, self.name, self.scale, rows, setup_s, time.time() - t0)
 
 
 # %% ../nbs/07_runs.ipynb #56219d9d
