@@ -18,12 +18,13 @@ from .history import History
 from .io import load_json, save_json
 from .runs import dry_run, write_plan
 from .schedules import ScheduleConfig
+from .stats import greater, mean_ci
 from .train import fit
 
 # %% auto #0
 __all__ = ['DIALOG_SCALES', 'SETTINGS', 'COLLAPSED_KL', 'DialogPreset', 'dialog_preset', 'model_config', 'train_config',
            'fingerprint', 'run_dir_of', 'test_batches', 'sample_responses', 'evaluate_setting', 'train_setting',
-           'probe_setting', 'train_all', 'mean_ci', 'larger', 'summarise', 'per_seed']
+           'probe_setting', 'train_all', 'larger', 'summarise', 'per_seed']
 
 # %% ../nbs/13c_dialog_runs.ipynb #8e424a60
 @dataclass
@@ -221,31 +222,14 @@ def train_all(p: DialogPreset, seeds, corpus, root, device="cpu", threads=None, 
 # %% ../nbs/13c_dialog_runs.ipynb #de5321f6
 COLLAPSED_KL = 0.1
 
-def mean_ci(values) -> tuple[float | None, float | None]:
-    "Implements Eq. (13c.1): (mean, 95 % half-width); the half-width is None for fewer than 2 values."
-    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
-    if len(v) == 0: return None, None
-    if len(v) < 2: return float(v.mean()), None
-    from scipy.stats import t
-    return float(v.mean()), float(t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-
 def larger(a, b, what: str, kl: bool = False) -> dict:
-    "The verdict on 'a > b' from paired per-seed values (see above): {'verdict', 'evidence'}."
-    if any(x is None for x in [*a, *b]) or len(a) != len(b) or not a:
-        return dict(verdict="untestable", evidence=f"{what}: a value is missing")
-    d = [x - y for x, y in zip(a, b)]
-    (ma, _), (mb, _), (md, hw) = mean_ci(a), mean_ci(b), mean_ci(d)
-    if all(x == 0 for x in d): return dict(verdict="untestable", evidence=f"{what}: equal on every seed ({ma:.3g})")
-    ok = md > 0 and (len(d) < 3 or md - hw > 0) and (not kl or ma >= COLLAPSED_KL)
-    ci = f"95 % interval of the difference [{md - hw:.3g}, {md + hw:.3g}]" if hw is not None else "sign only"
-    return dict(verdict="holds" if ok else "fails",
-                evidence=f"{what}: {ma:.3g} vs {mb:.3g}, mean difference {md:.3g} over {len(d)} seed(s), {ci}"
-                         + (f"; the larger KL is below {COLLAPSED_KL} (collapsed)" if kl and ma < COLLAPSED_KL else ""))
+    "The verdict on 'a > b' from paired per-seed values: `stats.greater`, with the collapse floor for a KL."
+    return greater(a, b, what, floor=COLLAPSED_KL if kl else None)
 
 # %% ../nbs/13c_dialog_runs.ipynb #c8ffd3c2
 def summarise(results: list[dict], metrics) -> list[dict]:
     """One flat row per setting (in `SETTINGS` order): its schedule, and per metric the mean (one seed: the value), or
-    with several seeds `<metric>_mean` and `<metric>_ci` (Eq. 13c.1)."""
+    with several seeds `<metric>_mean` and `<metric>_ci` (Eq. 7b.1)."""
     rows = []
     for name in SETTINGS:
         rs = [r["row"] for r in results if r["name"] == name]
