@@ -96,12 +96,20 @@ def distinct_batches(corpus, split: str = "test") -> Batches:
 
 # %% ../nbs/07a_analysis.ipynb #f186b466
 def plot_curves(curves: dict, keys=("rec", "kl", "beta"), title: str = ""):
-    "One panel per training record in `keys`, one line per setting of `curves` (name -> records)."
+    """One panel per training record in `keys`, one line per setting of `curves`: name -> records, or name -> a list
+    of records (one per seed), drawn as their mean with a band from the lowest to the highest seed."""
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
     for ax, k in zip(axes[0], keys):
         for name, c in curves.items():
-            if k in c: ax.plot(c["step"], c[k], label=name, lw=1)
+            runs = [r for r in (c if isinstance(c, list) else [c]) if k in r and r["step"]]
+            if not runs: continue
+            n = min(len(r["step"]) for r in runs)                       # seeds of one setting log the same steps
+            v = np.array([[np.nan if x is None else x for x in r[k][:n]] for r in runs], dtype=float)  # (seeds, n)
+            line, = ax.plot(runs[0]["step"][:n], np.nanmean(v, 0), label=name, lw=1)
+            if len(runs) > 1:
+                ax.fill_between(runs[0]["step"][:n], np.nanmin(v, 0), np.nanmax(v, 0), color=line.get_color(),
+                                alpha=0.2, lw=0)
         ax.set(xlabel="step", title=k + (" (nats per sentence)" if k in ("rec", "kl", "elbo") else ""))
     axes[0, 0].legend(fontsize=7)
     if title: fig.suptitle(title)

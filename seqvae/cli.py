@@ -376,7 +376,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="seqvae", description="Sequence VAEs that do not collapse.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("reproduce", help="run the experiment notebooks in parallel (the main job)")
-    r.add_argument("--scale", default="small", choices=["smoke", "small", "paper"])
+    r.add_argument("--scale", default="small", choices=["smoke", "small", "medium", "paper"])
     r.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks")
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--out", help="run folder (default runs/SCALE)")

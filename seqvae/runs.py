@@ -19,11 +19,13 @@ from .io import load_json, save_json
 from .metrics import evaluate
 from .model import VAEConfig
 from .schedules import ScheduleConfig
+from .stats import conclude, mean_ci
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'preset', 'override', 'run_key',
            'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run', 'probe',
-           'write_plan', 'fmt', 'kl_above', 'conclusion', 'judge', 'curves_of', 'ints', 'floats', 'ablation_settings']
+           'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'fmt', 'kl_above', 'conclusion', 'judge', 'curves_of',
+           'ints', 'floats', 'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -52,6 +54,8 @@ class Preset:
     checkpoint_every: int = 0    # write last.pt every N steps (0: about 10 times per run, or at epoch ends)
     aggressive_inner: int = 100  # aggressive training: at most this many encoder steps per decoder step
     n_iw: int = 0                # importance samples of the test NLL (0: skip the IW-NLL)
+    seeds: int = 1               # training seeds per setting, `seed`, `seed + 1`, ... (`Experiment.seed_grid`)
+    autocast: int = 0            # 1: bfloat16 autocast with float32 weights (TrainConfig.autocast); 0: float32
     mi_samples: int = 1          # posterior samples per sentence in the MI estimate
     snapshots: int = 4           # synthetic: latent-code snapshots during training
     betas: str = "0,0.1,0.2,0.4,0.6,0.8,1"   # beta_mi: the constant betas
@@ -78,13 +82,13 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
                     lr_schedule=p.lr_schedule, aggressive_max_inner=p.aggressive_inner, eval_every=p.eval_every or None,
                     checkpoint_every=p.checkpoint_every or (max(1, p.max_steps // 10) if p.max_steps else None),
                     log_every=None,
-                    seed=seed, device=device, threads=threads or None, progress=False),
+                    seed=seed, device=device, threads=threads or None, progress=False, autocast=bool(p.autocast)),
         ScheduleConfig("cyclical", total_steps=None, n_cycles=p.n_cycles, ratio=p.ratio),
         use_valid=p.eval_every > 0)
 
 # %% ../nbs/07_runs.ipynb #ac8b9c70
 EXPERIMENTS = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation")
-SCALES = ("smoke", "small", "paper")
+SCALES = ("smoke", "small", "medium", "paper")
 
 _PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=0,
             epochs=40,
@@ -97,6 +101,9 @@ _BASE = {
                   lr=3e-3, n_iw=5, mi_samples=16, label_seeds=3, projection="pca", aggressive_inner=5),
     "small": dict(corpus="yelp_short", max_train=20000, max_eval=1000, max_len=25, emb_dim=64, hidden_dim=128,
                   latent_dim=16, dropout=0.2, max_steps=2000, lr=2e-3, n_iw=20, mi_samples=2, aggressive_inner=15),
+    "medium": dict(corpus="yahoo", max_train=0, max_eval=500, max_len=100, emb_dim=128, hidden_dim=256,
+                   latent_dim=32, dropout=0.5, max_steps=2000, lr=1e-3, n_iw=50, mi_samples=8, seeds=3, autocast=1,
+                   aggressive_inner=15),
     "paper": _PTB,
 }
 _EXPERIMENT = {
@@ -109,7 +116,8 @@ _EXPERIMENT = {
     "lm_schedules": {},
     "pooling": {"small": dict(max_steps=1000), "paper": _HE},
     "beta_mi": {"small": dict(max_steps=1200), "paper": _HE},
-    "pretrain_classify": {"paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
+    "pretrain_classify": {"medium": dict(corpus="yelp_short", max_len=25, max_eval=2000),
+                          "paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
     "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine"),
                  "small": dict(max_steps=1000, n_iw=0)},
 }
@@ -321,10 +329,39 @@ def plan(self: Experiment, settings: dict):
     "Probe every setting of `settings`, write `out/plan.json` with their estimates and stop with `DryRun`."
     p, corpus = self.preset, self.corpus
     setup_s, t0 = time.time() - self.t0, time.time()
-    rows = [dict(setting=name, **probe(override(self.base, **changes), corpus, p.n_iw, p.mi_samples))
-            for name, changes in settings.items()]
+    key = lambda ch: json.dumps({k: v for k, v in ch.items() if k != "seed"}, sort_keys=True, default=str)
+    probes = {}                                                    # one probe per setting: its seeds cost the same
+    for ch in settings.values():
+        if key(ch) not in probes: probes[key(ch)] = probe(override(self.base, **ch), corpus, p.n_iw, p.mi_samples)
+    rows = [dict(setting=name, **probes[key(ch)]) for name, ch in settings.items()]
     write_plan(self.out, self.name, self.scale, rows, setup_s, time.time() - t0)
 
+
+# %% ../nbs/07_runs.ipynb #0f52caaf
+@patch_to(Experiment)
+def seed_grid(self: Experiment, settings: dict, callbacks=()) -> dict:
+    "Every setting for each of the preset's `seeds` training seeds, seed by seed: name -> [`Trained`, one per seed]."
+    seeds = range(self.seed, self.seed + self.preset.seeds)
+    done = self.grid({f"{n}, seed {s}": {**ch, "seed": s} for s in seeds for n, ch in settings.items()}, callbacks)
+    return {n: [done[f"{n}, seed {s}"] for s in seeds] for n in settings}
+
+def per_seed(trained: dict, name: str, key: str) -> list:
+    "The test metric `key` of setting `name`, one value per seed (in seed order)."
+    return [t.row.get(key) for t in trained[name]]
+
+def seed_rows(trained: dict, keys=(*ROW_KEYS, "train_s")) -> list[dict]:
+    "One row per setting: its number of seeds, and for each metric `<key>_mean` and `<key>_ci` over the seeds."
+    rows = []
+    for name, ts in trained.items():
+        row = {"model": name, "seeds": len(ts)}
+        for k in keys: row[f"{k}_mean"], row[f"{k}_ci"] = mean_ci(per_seed(trained, name, k))
+        rows.append(row)
+    return rows
+
+def verdicts(claims: dict, trained: dict, title: str) -> tuple[dict, str]:
+    "Each claim `key: (statement, test)`, `test(trained) -> {'verdict', 'evidence'}`: the verdicts and the conclusion."
+    v = {k: test(trained) for k, (_, test) in claims.items()}
+    return v, conclude(title, {k: text for k, (text, _) in claims.items()}, v)
 
 # %% ../nbs/07_runs.ipynb #56219d9d
 def fmt(v) -> str: return "–" if v is None else f"{v:.3g}"

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 # %% auto #0
-__all__ = ['mean_ci', 'greater', 'not_worse', 'at_least', 'conclude']
+__all__ = ['mean_ci', 'greater', 'not_worse', 'at_least', 'at_most', 'conclude']
 
 # %% ../nbs/07b_stats.ipynb #fff6c1e0
 def mean_ci(values, level: float = 0.95) -> tuple[float | None, float | None]:
@@ -57,6 +57,14 @@ def at_least(values, threshold: float, what: str) -> dict:
     m, hw = mean_ci(values)
     ci = f" ± {hw:.3g}" if hw is not None else ""
     return dict(verdict="holds" if m >= threshold else "fails",
+                evidence=f"{what}: mean {m:.3g}{ci} over {len(values)} seed(s), threshold {threshold:.3g}")
+
+def at_most(values, threshold: float, what: str) -> dict:
+    "The verdict on 'the mean of `values` stays below `threshold`' (a collapsed KL), with its interval as evidence."
+    if _missing(values): return dict(verdict="untestable", evidence=f"{what}: a value is missing")
+    m, hw = mean_ci(values)
+    ci = f" ± {hw:.3g}" if hw is not None else ""
+    return dict(verdict="holds" if m < threshold else "fails",
                 evidence=f"{what}: mean {m:.3g}{ci} over {len(values)} seed(s), threshold {threshold:.3g}")
 
 # %% ../nbs/07b_stats.ipynb #3f005412
