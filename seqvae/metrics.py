@@ -12,7 +12,7 @@ from .elbo import log_normal_diag, log_normal_std, reparameterize
 from .model import evaluating
 
 # %% auto #0
-__all__ = ['unpack_batch', 'model_device', 'is_latent', 'seeded', 'iw_log_px', 'iw_nll', 'elbo_terms', 'mi_estimate',
+__all__ = ['unpack_batch', 'model_device', 'is_latent', 'seeded', 'iw_log_px', 'iw_nll', 'elbo_terms', 'mi_terms', 'mi_estimate',
            'encode_all', 'mutual_info', 'active_units', 'mi_au', 'evaluate']
 
 # %% ../nbs/05_metrics.ipynb #974e1308
@@ -96,11 +96,15 @@ def elbo_terms(model, batches, n_samples=1, seed=0):
                 n_sentences=n_sent, n_tokens=n_tok)
 
 # %% ../nbs/05_metrics.ipynb #279e2ae6
-def mi_estimate(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
-    "Eqs. (5.4)-(5.5): mean -H(q(z|x_i)) - log q(z_i), z_i ~ q(z|x_i); q(z) from (mu_ref, logvar_ref), else the rows."
+def mi_terms(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
+    "Eqs. (5.4)-(5.5) per draw (B, K): -H(q(z|x_i)) - log q(z_ik), z_ik ~ q(z|x_i); q(z) from the `_ref` rows, or these."
     mu_ref, logvar_ref = (mu, logvar) if mu_ref is None else (mu_ref, logvar_ref)
     z = reparameterize(mu, logvar, n_samples)                                # (B, K, D)
-    return float((-gaussian_entropy(logvar)[:, None] - log_aggregate_posterior(z, mu_ref, logvar_ref)).mean())
+    return -gaussian_entropy(logvar)[:, None] - log_aggregate_posterior(z, mu_ref, logvar_ref)   # (B, K)
+
+def mi_estimate(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
+    "Eqs. (5.4)-(5.5): the mean of `mi_terms`, the MI estimate in nats."
+    return float(mi_terms(mu, logvar, mu_ref, logvar_ref, n_samples).mean())
 
 def encode_all(model, batches):
     "Posterior parameters of every sentence, in order: (mu, logvar), each (N, D), and the batch sizes."
@@ -138,27 +142,30 @@ def active_units(model, batches, delta=0.01):
 
 # %% ../nbs/05_metrics.ipynb #73d3b1f9
 def mi_au(model, batches, delta=0.01, seed=0, n_samples=1):
-    "Eqs. (5.4)-(5.6) in one encoder pass: dict(mi, mi_dataset, au, au_var), as `mutual_info` and `active_units` give."
-    if not is_latent(model): return dict(mi=0.0, mi_dataset=0.0, au=0, au_var=torch.zeros(0))
+    """Eqs. (5.4)-(5.6) in one encoder pass: dict(mi, mi_dataset, mi_dataset_se, au, au_var), as `mutual_info` and
+    `active_units` give; `mi_dataset_se` is the Monte Carlo standard error of `mi_dataset` over its draws."""
+    if not is_latent(model): return dict(mi=0.0, mi_dataset=0.0, mi_dataset_se=0.0, au=0, au_var=torch.zeros(0))
     with evaluating(model):
         mu, logvar, sizes = encode_all(model, batches)                       # (N, D) each
     parts = list(zip(mu.split(sizes), logvar.split(sizes)))                  # per batch: (B, D) each
     with seeded(seed, model_device(model)):                                  # the draws of mutual_info(against="batch")
         mi = sum(mi_estimate(m, lv, n_samples=n_samples) * len(m) for m, lv in parts) / len(mu)
     with seeded(seed, model_device(model)):                                  # ... and of mutual_info(against="dataset")
-        mi_dataset = mi_estimate(mu, logvar, n_samples=n_samples)
+        t = mi_terms(mu, logvar, n_samples=n_samples)                         # (N, K)
+    mi_dataset, se = float(t.mean()), float(t.double().std() / math.sqrt(t.numel())) if t.numel() > 1 else 0.0
     means = [m.cpu().double() for m, _ in parts]                             # (B, D) each, float64 on CPU
     centre = sum(m.sum(0) for m in means) / len(mu)                          # (D,)
     au_var = (sum((m - centre).pow(2).sum(0) for m in means) / max(len(mu) - 1, 1)).float()  # (D,)
-    return dict(mi=mi, mi_dataset=mi_dataset, au=int((au_var >= delta).sum()), au_var=au_var)
+    return dict(mi=mi, mi_dataset=mi_dataset, mi_dataset_se=se, au=int((au_var >= delta).sum()), au_var=au_var)
 
 # %% ../nbs/05_metrics.ipynb #4cc579da
 def evaluate(model, batches, n_iw=500, chunk=100, delta=0.01, seed=0, max_logits=2**27, mi_samples=1):
-    "All metrics, JSON-ready: elbo, rec, kl, ppl_elbo, nll, ppl, mi, mi_dataset, au, au_var, n_sentences, n_tokens."
+    "All metrics, JSON-ready: elbo, rec, kl, ppl_elbo, nll, ppl, mi, mi_dataset(_se), au, au_var, n_sentences, n_tokens."
     if iter(batches) is batches: batches = list(batches)                     # a one-shot iterator: keep it
     out = elbo_terms(model, batches, seed=seed)
     iw = iw_nll(model, batches, n_iw, chunk, seed, max_logits) if n_iw > 0 else dict(nll=None, ppl=None)
     post = mi_au(model, batches, delta, seed, mi_samples)                    # one encoder pass for MI and AU
     return dict(elbo=out["elbo"], rec=out["rec"], kl=out["kl"], ppl_elbo=out["ppl_elbo"], nll=iw["nll"], ppl=iw["ppl"],
-                mi=post["mi"], mi_dataset=post["mi_dataset"], au=post["au"], au_var=post["au_var"].tolist(),
+                mi=post["mi"], mi_dataset=post["mi_dataset"], mi_dataset_se=post["mi_dataset_se"], au=post["au"],
+                au_var=post["au_var"].tolist(),
                 n_sentences=out["n_sentences"], n_tokens=out["n_tokens"])

@@ -164,7 +164,7 @@ def override(cfg: RunConfig, **changes) -> RunConfig:
     return replace(cfg, **own, **{part: replace(getattr(cfg, part), **kw) for part, kw in parts.items() if kw})
 
 # %% ../nbs/07_runs.ipynb #f2fe374a
-ROW_KEYS = ("rec", "kl", "elbo", "ppl_elbo", "nll", "ppl", "mi", "au")
+ROW_KEYS = ("rec", "kl", "elbo", "ppl_elbo", "nll", "ppl", "mi", "mi_dataset", "mi_dataset_se", "au")
 _FREE = ("device", "threads", "progress")   # settings that do not change a run's numbers
 
 def run_key(cfg: RunConfig) -> str:

@@ -75,8 +75,10 @@ def test_synthetic_cyclical_keeps_more_information_than_monotonic(runs):
 
 def test_beta_sweep_covers_the_grid(runs):
     """The KL >= MI claim is reported in results.json but not asserted: at smoke scale the estimate of MI exceeded KL
-    at collapsed points for 3 of 5 seeds."""
+    at collapsed points for 3 of 5 seeds (with He et al.'s one-draw estimate; the verdict now uses `mi_dataset`)."""
     res = runs["beta_mi"].results
     assert [r["beta"] for r in res["table"]] == [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0]
-    assert res["kl_ge_mi"] == [r["kl"] >= r["mi"] for r in res["table"]]
-    assert res["table"][0]["kl"] > res["table"][-1]["kl"]   # beta = 0 keeps far more KL than beta = 1 (5 of 5 seeds)
+    assert res["kl_ge_mi"] == [r["kl_mean"] >= r["mi_dataset_mean"] for r in res["table"]]
+    assert res["table"][0]["kl_mean"] > res["table"][-1]["kl_mean"]   # beta = 0 keeps far more KL (5 of 5 seeds)
+    assert res["claims"]["kl_falls_with_beta"]["verdict"] == "holds", res["claims"]["kl_falls_with_beta"]
+    assert res["seeds"] == [0] and {r["seed"] for r in res["runs"]} == {0}
