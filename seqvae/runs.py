@@ -95,6 +95,8 @@ _PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.
             optimizer="adam", lr=1e-3, n_iw=500, max_eval=0, max_train=0)
 _HE = dict(corpus="yahoo", emb_dim=512, hidden_dim=1024, latent_dim=32, dropout=0.5, init_range=0.01, max_steps=0,
            epochs=100, optimizer="sgd", lr=1.0, lr_schedule="plateau", n_iw=500, max_eval=0, max_train=0, max_len=0)
+_TOY_SMALL = dict(corpus="synthetic:toy", max_train=0, max_len=0, emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0,
+                  max_steps=10000, lr=5e-3, n_iw=100, snapshots=6)
 _BASE = {
     "smoke": dict(corpus="synthetic", max_train=1000, max_eval=100, emb_dim=16, hidden_dim=32, latent_dim=4,
                   max_steps=200,
@@ -109,8 +111,8 @@ _BASE = {
 _EXPERIMENT = {
     "synthetic": {
         "smoke": dict(corpus="synthetic:toy", emb_dim=16, hidden_dim=32, latent_dim=2, max_steps=1000, lr=1e-2, n_iw=0),
-        "small": dict(corpus="synthetic:toy", max_train=0, max_len=0, emb_dim=32, hidden_dim=64, latent_dim=2,
-                      dropout=0.0, max_steps=10000, lr=5e-3, n_iw=100, snapshots=6),
+        "small": _TOY_SMALL,
+        "medium": dict(_TOY_SMALL, seeds=1, autocast=0, max_eval=0, mi_samples=1),
         "paper": dict(corpus="synthetic:toy", emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0, max_steps=40000,
                       epochs=0, lr=1e-3, n_iw=500, snapshots=8)},
     "lm_schedules": {},
@@ -119,7 +121,7 @@ _EXPERIMENT = {
     "pretrain_classify": {"medium": dict(corpus="yelp_short", max_len=25, max_eval=2000),
                           "paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
     "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine"),
-                 "small": dict(max_steps=1000, n_iw=0)},
+                 "small": dict(max_steps=1000, n_iw=0), "medium": dict(n_iw=0, seeds=1)},
 }
 
 def preset(scale: str, experiment: str = "lm_schedules", **overrides) -> Preset:
