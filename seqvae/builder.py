@@ -29,11 +29,12 @@ def load_data(d: DataConfig):
                        seed=d.corpus_seed, max_tokens=d.max_tokens)
 
 def eval_batches(corpus, split: str, d: DataConfig) -> Batches:
-    "Batches of `split` (at most `d.max_eval` sentences, a fixed random subset in split order), with their labels."
+    """Batches of `split` (at most `d.max_eval` sentences, or `d.max_valid` for validation during training; a fixed
+    random subset in split order), with their labels."""
     seqs, labels = corpus.split(split), corpus.labels.get(split)
-    idx = np.arange(len(seqs))
-    if d.max_eval and len(seqs) > d.max_eval:
-        idx = np.sort(np.random.default_rng(d.corpus_seed).permutation(len(seqs))[:d.max_eval])
+    idx, cap = np.arange(len(seqs)), (d.max_valid if split == "valid" and d.max_valid else d.max_eval)
+    if cap and len(seqs) > cap:
+        idx = np.sort(np.random.default_rng(d.corpus_seed).permutation(len(seqs))[:cap])
     return Batches([corpus.vocab.encode(seqs[i]) for i in idx], d.batch_size, max_len=d.max_len,
                    labels=None if labels is None else [labels[i] for i in idx])
 

@@ -120,6 +120,7 @@ class DataConfig:
     max_vocab: int | None = None     # vocabulary size, special tokens included (None: every training word)
     max_train: int | None = None     # a fixed random subset of this many training sentences (None: all)
     max_eval: int | None = None      # a fixed random subset of this many valid/test sentences (None: all)
+    max_valid: int | None = None     # validation during training on this many of them (None: as max_eval)
     max_len: int | None = None       # truncate sentences to this many words (None: no limit)
     max_tokens: int | None = 1000    # refuse a longer line, naming it (longest published: Yahoo, 200 words)
     batch_size: int = 32
@@ -127,7 +128,7 @@ class DataConfig:
     def __post_init__(self):
         if self.splits not in SPLITS:
             raise ValueError(f"DataConfig.splits must be one of {SPLITS}, got {self.splits!r}")
-        for name in ("max_vocab", "max_train", "max_eval", "max_len", "max_tokens"):
+        for name in ("max_vocab", "max_train", "max_eval", "max_valid", "max_len", "max_tokens"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"DataConfig.{name} must be an integer >= 1 or None, got {v!r}")

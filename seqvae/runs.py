@@ -34,6 +34,7 @@ class Preset:
     corpus: str = "synthetic"
     max_train: int = 0           # training sentences, a fixed random subset (0: all)
     max_eval: int = 0            # valid/test sentences used for evaluation, a fixed random subset (0: all)
+    max_valid: int = 0           # validation during training on this many of them (0: as max_eval)
     max_len: int = 0             # truncate sentences to this many words (0: no limit)
     max_vocab: int = 0           # vocabulary size, special tokens included (0: no limit)
     emb_dim: int = 16
@@ -75,7 +76,8 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
     p = self
     return RunConfig(
         DataConfig(p.corpus, corpus_seed=seed, max_vocab=p.max_vocab or None, max_train=p.max_train or None,
-                   max_eval=p.max_eval or None, max_len=p.max_len or None, batch_size=p.batch_size),
+                   max_eval=p.max_eval or None, max_valid=p.max_valid or None, max_len=p.max_len or None,
+                   batch_size=p.batch_size),
         VAEConfig(None, emb_dim=p.emb_dim, hidden_dim=p.hidden_dim, latent_dim=p.latent_dim, dec_in_dropout=p.dropout,
                   dec_out_dropout=p.dropout, init_range=p.init_range),
         TrainConfig(epochs=p.epochs or None, max_steps=p.max_steps or None, optimizer=p.optimizer, lr=p.lr,
