@@ -4,19 +4,18 @@
 
 # %% ../nbs/13c_dialog_runs.ipynb #5b699d97
 from __future__ import annotations
-import hashlib, json, math, re, time
-from dataclasses import asdict, dataclass, fields, replace
+import hashlib, json, re, time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 import numpy as np
 import torch
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
 from .dialog import DialogConfig, DialogCVAE, evaluate_likelihood
-from .dialog_data import DialogBatches, load_dialog_corpus
+from .dialog_data import DialogBatches
 from .dialog_eval import response_metrics
-from .history import History
 from .io import load_json, save_json
-from .runs import dry_run, write_plan
+from .runs import dry_run, with_overrides, write_plan
 from .schedules import ScheduleConfig
 from .stats import greater, mean_ci
 from .train import fit
@@ -73,15 +72,7 @@ DIALOG_SCALES["small"] = {**DIALOG_SCALES["medium"], "seeds": 1}
 def dialog_preset(scale: str, **overrides) -> DialogPreset:
     "The preset of `scale` with `overrides` (None keeps the preset's value; types checked)."
     if scale not in DIALOG_SCALES: raise ValueError(f"scale must be one of {tuple(DIALOG_SCALES)}, got {scale!r}")
-    p, names = DialogPreset(**DIALOG_SCALES[scale]), {f.name for f in fields(DialogPreset)}
-    unknown = sorted(set(overrides) - names)
-    if unknown: raise ValueError(f"unknown dialog preset field(s) {unknown}; known: {sorted(names)}")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    for k, v in given.items():
-        want = type(getattr(p, k))
-        if want is float and isinstance(v, int) and not isinstance(v, bool): given[k] = v = float(v)
-        if not isinstance(v, want) or isinstance(v, bool): raise ValueError(f"{k} must be a {want.__name__}, got {v!r}")
-    p = replace(p, **given)
+    p = with_overrides(DialogPreset(**DIALOG_SCALES[scale]), overrides, "dialog preset")
     if p.max_steps < p.n_cycles or p.seeds < 1: raise ValueError("max_steps must be >= n_cycles and seeds >= 1")
     return p
 

@@ -22,10 +22,10 @@ from .schedules import ScheduleConfig
 from .stats import conclude, mean_ci
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'preset', 'override', 'run_key',
-           'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run', 'probe',
-           'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'fmt', 'kl_above', 'conclusion', 'judge', 'curves_of',
-           'ints', 'floats', 'ablation_settings']
+__all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'with_overrides', 'preset', 'override',
+           'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run',
+           'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'fmt', 'kl_above', 'conclusion', 'judge',
+           'curves_of', 'ints', 'floats', 'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -126,21 +126,25 @@ _EXPERIMENT = {
                  "small": dict(max_steps=1000, n_iw=0), "medium": dict(n_iw=0, seeds=1)},
 }
 
-def preset(scale: str, experiment: str = "lm_schedules", **overrides) -> Preset:
-    "The preset of `experiment` at `scale`, with `overrides` applied (None keeps the preset's value)."
-    if scale not in SCALES: raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    if experiment not in EXPERIMENTS: raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
-    p, names = Preset(**{**_BASE[scale], **_EXPERIMENT[experiment].get(scale, {})}), {f.name for f in fields(Preset)}
+def with_overrides(p, overrides: dict, what: str = "preset"):
+    "Dataclass `p` of flat values with `overrides`: None keeps a value; unknown names and wrong types are errors."
+    names = {f.name for f in fields(p)}
     unknown = sorted(set(overrides) - names)
-    if unknown: raise ValueError(f"unknown preset field(s) {unknown}; known: {sorted(names)}")
+    if unknown: raise ValueError(f"unknown {what} field(s) {unknown}; known: {sorted(names)}")
     given = {k: v for k, v in overrides.items() if v is not None}
     for k, v in given.items():
         want = type(getattr(p, k))
         if want is float and isinstance(v, int) and not isinstance(v, bool): given[k] = v = float(v)
         if not isinstance(v, want) or isinstance(v, bool):
-            raise ValueError(f"{k} must be a {want.__name__} (or None for the preset), got {v!r}")
-        if want is not str and v < 0: raise ValueError(f"{k} must be >= 0 (or None for the preset), got {v!r}")
-    p = replace(p, **given)
+            raise ValueError(f"{k} must be a {want.__name__} (or None for the {what}), got {v!r}")
+        if want is not str and v < 0: raise ValueError(f"{k} must be >= 0 (or None for the {what}), got {v!r}")
+    return replace(p, **given)
+
+def preset(scale: str, experiment: str = "lm_schedules", **overrides) -> Preset:
+    "The preset of `experiment` at `scale`, with `overrides` applied (None keeps the preset's value)."
+    if scale not in SCALES: raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if experiment not in EXPERIMENTS: raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
+    p = with_overrides(Preset(**{**_BASE[scale], **_EXPERIMENT[experiment].get(scale, {})}), overrides)
     if p.max_steps == 0 and p.epochs == 0: raise ValueError("max_steps and epochs are both 0: set one of them")
     return p
 
