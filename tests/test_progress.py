@@ -1,8 +1,9 @@
 """What a user sees of a long reproduction (issue: progress and status): the progress lines, `seqvae status` on a
 failed reproduction, and `--dry-run`, which estimates and trains nothing. The stopped-and-resumable state is checked
 on a killed notebook in test_experiment_resume.py."""
-import re, tempfile
+import re, subprocess, sys
 from pathlib import Path
+from conftest import ROOT, clean_env
 from test_cli import seqvae
 
 def test_progress_lines_say_which_setting_of_how_many(tmp_path):
@@ -25,18 +26,19 @@ def test_status_names_a_failed_run_and_its_error(tmp_path):
     assert "notebook beta_mi: failed" in s.stdout, s.stdout
 
 def test_dry_run_estimates_and_trains_nothing(tmp_path):
-    out = tmp_path/"out"
-    before = set(Path(tempfile.gettempdir()).glob("seqvae-dry-run-*"))
-    r = seqvae("reproduce", "--scale", "smoke", "--only", "lm_schedules", "corpus_overview", "summary",
-               "--out", str(out), "--dry-run")
+    out, tmp = tmp_path/"out", tmp_path/"tmp"
+    tmp.mkdir()
+    r = subprocess.run([str(Path(sys.executable).parent/"seqvae"), "reproduce", "--scale", "smoke", "--only",
+                        "lm_schedules", "corpus_overview", "summary", "--out", str(out), "--dry-run"],
+                       cwd=ROOT, env={**clean_env(), "TMPDIR": str(tmp)}, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert re.search(r"^lm_schedules: about \d+ s$", r.stdout, re.M), r.stdout
     for setting in ("constant", "monotonic", "cyclical", "cyclical + lr restarts"):
-        assert re.search(rf"^    {re.escape(setting)} +200 steps +[\d.]+ ms/step", r.stdout, re.M), r.stdout
+        assert re.search(rf"^    {re.escape(setting)}, seed 0 +200 steps +[\d.]+ ms/step", r.stdout, re.M), r.stdout
     assert "corpus_overview: about" in r.stdout and "(no training)" in r.stdout and "summary: no estimate" in r.stdout
     assert "nothing was trained or written" in r.stdout
     assert not out.exists()                                                      # OUT untouched
-    assert set(Path(tempfile.gettempdir()).glob("seqvae-dry-run-*")) == before   # and no folder left behind
+    assert not list(tmp.glob("seqvae-dry-run-*"))                               # and no folder left behind
 
 def test_dry_run_reports_a_notebook_that_would_fail(tmp_path):
     r = seqvae("reproduce", "--scale", "smoke", "--only", "beta_mi", "--dry-run", "-p", f"corpus={tmp_path}")
