@@ -15,7 +15,7 @@ from .dialog import DialogConfig, DialogCVAE, evaluate_likelihood
 from .dialog_data import DialogBatches
 from .dialog_eval import response_metrics
 from .io import load_json, save_json
-from .runs import dry_run, with_overrides, write_plan
+from .runs import dry_run, estimate, step_seconds, with_overrides, write_plan
 from .schedules import ScheduleConfig
 from .stats import greater, mean_ci
 from .train import fit
@@ -183,17 +183,13 @@ def probe_setting(name: str, p: DialogPreset, seed: int, corpus, device="cpu", t
     full = train_config(p, s["kind"], s["lr_schedule"], seed, device, threads)
     cfg = replace(full, max_steps=min(steps + 1, p.max_steps), eval_every=None, checkpoint_every=None, log_every=1)
     train = corpus.batches("train", p.batch_size, shuffle=True, seed=seed, max_utt_len=p.max_utt_len, window=p.window)
-    times = fit(model, train, None, cfg).train["time_s"]            # cumulative; the first step is not counted
-    step_s = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[-1]
+    step_s = step_seconds(fit(model, train, None, cfg))
     valid = corpus.batches("valid", p.batch_size, max_utt_len=p.max_utt_len, window=p.window)
     t0 = time.perf_counter()
     evaluate_likelihood(model, valid, seed=seed)
     t1 = time.perf_counter()
     evaluate_setting(model, corpus, p, seed, vectors)
-    n_valid = p.max_steps // full.eval_every
-    est = dict(steps=p.max_steps, step_s=step_s, train_s=step_s * p.max_steps, validations=n_valid,
-               valid_s=n_valid * (t1 - t0), test_s=time.perf_counter() - t1, upper_bound=False)
-    return {**est, "total_s": est["train_s"] + est["valid_s"] + est["test_s"]}
+    return estimate(p.max_steps, step_s, p.max_steps // full.eval_every, t1 - t0, time.perf_counter() - t1)
 
 def train_all(p: DialogPreset, seeds, corpus, root, device="cpu", threads=None, vectors=None, out=None,
               scale: str = "") -> list[dict]:

@@ -97,7 +97,7 @@ def elbo_terms(model, batches, n_samples=1, seed=0):
 
 # %% ../nbs/05_metrics.ipynb #279e2ae6
 def mi_terms(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
-    "Eqs. (5.4)-(5.5) per draw (B, K): -H(q(z|x_i)) - log q(z_ik), z_ik ~ q(z|x_i); q(z) from the `_ref` rows, or these."
+    "Eqs. (5.4)-(5.5) per draw (B, K): -H(q(z|x_i)) - log q(z_ik), z_ik ~ q(z|x_i); q(z) from the `_ref` rows."
     mu_ref, logvar_ref = (mu, logvar) if mu_ref is None else (mu_ref, logvar_ref)
     z = reparameterize(mu, logvar, n_samples)                                # (B, K, D)
     return -gaussian_entropy(logvar)[:, None] - log_aggregate_posterior(z, mu_ref, logvar_ref)   # (B, K)
@@ -160,7 +160,7 @@ def mi_au(model, batches, delta=0.01, seed=0, n_samples=1):
 
 # %% ../nbs/05_metrics.ipynb #4cc579da
 def evaluate(model, batches, n_iw=500, chunk=100, delta=0.01, seed=0, max_logits=2**27, mi_samples=1):
-    "All metrics, JSON-ready: elbo, rec, kl, ppl_elbo, nll, ppl, mi, mi_dataset(_se), au, au_var, n_sentences, n_tokens."
+    "All metrics, JSON-ready: elbo, rec, kl, ppl_elbo, nll, ppl, mi, mi_dataset(_se), au, au_var, n_sentences/tokens."
     if iter(batches) is batches: batches = list(batches)                     # a one-shot iterator: keep it
     out = elbo_terms(model, batches, seed=seed)
     iw = iw_nll(model, batches, n_iw, chunk, seed, max_logits) if n_iw > 0 else dict(nll=None, ppl=None)

@@ -24,8 +24,8 @@ from .stats import conclude, mean_ci
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'with_overrides', 'preset', 'override',
            'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run',
-           'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'fmt', 'kl_above', 'conclusion', 'judge',
-           'curves_of', 'ints', 'floats', 'ablation_settings']
+           'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'fmt', 'kl_above',
+           'conclusion', 'judge', 'curves_of', 'ints', 'floats', 'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -303,15 +303,24 @@ def _seconds(fn, *args, **kw) -> float:
 
 
 # %% ../nbs/07_runs.ipynb #5ad773c3
+def step_seconds(history) -> float:
+    "Seconds per step of a short probe run, from its cumulative `time_s` records; the first step is not counted."
+    times = history.train["time_s"]
+    return (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[-1]
+
+def estimate(steps: int, step_s: float, validations: int, valid_s: float, test_s: float, upper_bound=False) -> dict:
+    "A setting's estimate as the dry run reports it: `valid_s` is one validation's seconds, `test_s` the test's."
+    est = dict(steps=steps, step_s=step_s, train_s=step_s * steps, validations=validations,
+               valid_s=validations * valid_s, test_s=test_s, upper_bound=upper_bound)
+    return {**est, "total_s": est["train_s"] + est["valid_s"] + est["test_s"]}
+
 def probe(cfg: RunConfig, corpus=None, n_iw: int = 0, mi_samples: int = 1, steps: int = 6) -> dict:
     "Seconds per training step of `cfg`, timed on a fresh model in memory, and the run's estimated seconds."
     run = build(cfg, corpus)
     t = cfg.train
     short = replace(t, max_steps=min(steps + 1, run.total_steps), epochs=None, log_every=1, eval_every=None,
                     checkpoint_every=None, early_stopping=None, lr_schedule="constant", progress=False)
-    h = replace(run, cfg=replace(cfg, train=short, use_valid=False)).fit()
-    times = h.train["time_s"]                                   # cumulative; the first step (allocations) not counted
-    step_s = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[-1]
+    step_s = step_seconds(replace(run, cfg=replace(cfg, train=short, use_valid=False)).fit())
     validates = cfg.use_valid or t.aggressive or t.lr_schedule == "plateau" or t.early_stopping or t.eval_every
     epochs = -(-run.total_steps // len(run.train_batches))
     n_valid = (run.total_steps // t.eval_every if t.eval_every else epochs) if validates else 0
@@ -319,9 +328,7 @@ def probe(cfg: RunConfig, corpus=None, n_iw: int = 0, mi_samples: int = 1, steps
     tb = _spread(test)
     valid_s = _seconds(evaluate, run.model, vb, n_iw=t.eval_n_iw, seed=t.seed) * len(run.valid_batches) / len(vb)
     test_s = _seconds(evaluate, run.model, tb, n_iw=n_iw, seed=t.seed, mi_samples=mi_samples) * len(test) / len(tb)
-    est = dict(steps=run.total_steps, step_s=step_s, train_s=step_s * run.total_steps, validations=n_valid,
-               valid_s=n_valid * valid_s, test_s=test_s, upper_bound=t.aggressive)
-    return {**est, "total_s": est["train_s"] + est["valid_s"] + est["test_s"]}
+    return estimate(run.total_steps, step_s, n_valid, valid_s, test_s, upper_bound=t.aggressive)
 
 
 # %% ../nbs/07_runs.ipynb #c00b7f13
