@@ -41,6 +41,7 @@ class Preset:
     hidden_dim: int = 32
     latent_dim: int = 4
     dropout: float = 0.0         # decoder input and output dropout
+    word_dropout: float = 0.0    # decoder input words replaced by <unk> in training (Bowman et al., 2016)
     init_range: float = 0.1      # uniform(-r, r) initialisation of the weights
     batch_size: int = 32
     max_steps: int = 200         # training steps (0: `epochs` passes)
@@ -79,7 +80,7 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
                    max_eval=p.max_eval or None, max_valid=p.max_valid or None, max_len=p.max_len or None,
                    batch_size=p.batch_size),
         VAEConfig(None, emb_dim=p.emb_dim, hidden_dim=p.hidden_dim, latent_dim=p.latent_dim, dec_in_dropout=p.dropout,
-                  dec_out_dropout=p.dropout, init_range=p.init_range),
+                  dec_out_dropout=p.dropout, word_dropout=p.word_dropout, init_range=p.init_range),
         TrainConfig(epochs=p.epochs or None, max_steps=p.max_steps or None, optimizer=p.optimizer, lr=p.lr,
                     lr_schedule=p.lr_schedule, aggressive_max_inner=p.aggressive_inner, eval_every=p.eval_every or None,
                     checkpoint_every=p.checkpoint_every or (max(1, p.max_steps // 10) if p.max_steps else None),
@@ -105,9 +106,9 @@ _BASE = {
                   lr=3e-3, n_iw=5, mi_samples=16, label_seeds=3, projection="pca", aggressive_inner=5),
     "small": dict(corpus="yelp_short", max_train=20000, max_eval=1000, max_len=25, emb_dim=64, hidden_dim=128,
                   latent_dim=16, dropout=0.2, max_steps=2000, lr=2e-3, n_iw=20, mi_samples=2, aggressive_inner=15),
-    "medium": dict(corpus="yahoo", max_train=0, max_eval=500, max_len=100, emb_dim=128, hidden_dim=256,
-                   latent_dim=32, dropout=0.5, max_steps=2000, lr=1e-3, n_iw=50, mi_samples=8, seeds=3, autocast=1,
-                   aggressive_inner=15),
+    "medium": dict(corpus="yahoo", max_train=0, max_eval=500, max_len=60, max_vocab=5000, emb_dim=128,
+                   hidden_dim=256, latent_dim=32, dropout=0.5, word_dropout=0.5, max_steps=2000, lr=1e-3, n_iw=50,
+                   mi_samples=8, seeds=3, autocast=1, aggressive_inner=15),
     "paper": _PTB,
 }
 _EXPERIMENT = {
@@ -119,8 +120,8 @@ _EXPERIMENT = {
                       epochs=0, lr=1e-3, n_iw=500, snapshots=8)},
     "lm_schedules": {},
     "pooling": {"small": dict(max_steps=1000), "paper": _HE},
-    "beta_mi": {"small": dict(max_steps=1200), "paper": _HE},
-    "pretrain_classify": {"medium": dict(corpus="yelp_short", max_len=25, max_eval=2000),
+    "beta_mi": {"small": dict(max_steps=1200), "medium": dict(betas="0,0.4,1"), "paper": _HE},
+    "pretrain_classify": {"medium": dict(corpus="yelp_short", max_len=25, max_vocab=0, max_eval=2000),
                           "paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
     "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine"),
                  "small": dict(max_steps=1000, n_iw=0), "medium": dict(n_iw=0, seeds=1)},
