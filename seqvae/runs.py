@@ -25,7 +25,7 @@ from .stats import conclude, mean_ci
 __all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'with_overrides', 'preset', 'override',
            'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run',
            'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'fmt', 'kl_above',
-           'conclusion', 'judge', 'curves_of', 'ints', 'floats', 'ablation_settings']
+           'conclusion', 'judge', 'curves_of', 'cycle_ends', 'ints', 'floats', 'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -403,6 +403,25 @@ def judge(claims: dict, rows, title: str) -> tuple[dict, str]:
 def curves_of(history) -> dict:
     "The training records of a `History` that the figures use: step, rec, kl, beta, lr, elbo."
     return {k: history.train[k] for k in ("step", "rec", "kl", "beta", "lr", "elbo") if k in history.train}
+
+# %% ../nbs/07_runs.ipynb #bafa99c7
+def cycle_ends(curves: dict, n_cycles: int, tail: float = 0.1) -> dict:
+    "{record: [its mean over the last `tail` of cycle 1, of cycle 2, ...]} for `curves_of` records of a cyclical run."
+    if not isinstance(n_cycles, int) or n_cycles < 1:
+        raise ValueError(f"n_cycles must be an integer >= 1, got {n_cycles!r}")
+    if not 0 < tail <= 1: raise ValueError(f"tail must be in (0, 1], got {tail!r}")
+    steps = curves["step"]
+    if not steps: raise ValueError("no training records: the run logged nothing")
+    period = steps[-1] / n_cycles
+    out = {k: [] for k in curves if k != "step"}
+    for c in range(n_cycles):
+        lo, hi = (c + 1 - tail) * period, (c + 1) * period
+        idx = [i for i, s in enumerate(steps) if lo < s <= hi]
+        if not idx:
+            raise ValueError(f"no training record in steps ({lo:.0f}, {hi:.0f}], the end of cycle {c + 1}: "
+                             "log more often")
+        for k in out: out[k].append(sum(curves[k][i] for i in idx) / len(idx))
+    return out
 
 # %% ../nbs/07_runs.ipynb #84b91b61
 def ints(s: str) -> list[int]: return [int(v) for v in str(s).split(",") if v.strip()]
