@@ -13,7 +13,7 @@ from .model import evaluating
 
 # %% auto #0
 __all__ = ['posterior', 'separation', 'classify', 'project', 'snapshot_callback', 'load_snapshots', 'distinct_batches',
-           'plot_curves', 'plot_bars', 'plot_codes', 'plot_beta_mi', 'plot_projection']
+           'plot_curves', 'plot_bars', 'plot_codes', 'plot_beta_mi', 'plot_projection', 'plot_map']
 
 # %% ../nbs/07a_analysis.ipynb #55ca9795
 def posterior(model, batches) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -176,5 +176,32 @@ def plot_projection(proj: dict, labels, method: str = "pca"):
         for k in np.unique(labels): ax.scatter(*xy[labels == k].T, s=4, alpha=0.6, label=f"label {k}")
         ax.set(title=f"{name} ({method})", xticks=[], yticks=[])
     axes[0, 0].legend(fontsize=7, markerscale=2)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/07a_analysis.ipynb #a163d5e5
+def plot_map(rows: list[dict], x: str, y: str, value: str = "kl", note: str = "au", title: str = "",
+             boundary: float | None = None):
+    """A grid of `rows` by their `x` and `y` fields: cell colour `row[value]` (log scale), text `value` and `note`;
+    cells at or below `boundary` are hatched (collapsed)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+    xs, ys = sorted({r[x] for r in rows}), list(dict.fromkeys(r[y] for r in rows))
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for r in rows: grid[ys.index(r[y]), xs.index(r[x])] = r[value]
+    fig, ax = plt.subplots(figsize=(1.6 * len(xs) + 2.5, 0.8 * len(ys) + 1.6))
+    pos = np.where(grid > 0, grid, np.nan)
+    im = ax.imshow(np.clip(pos, 1e-3, None), cmap="viridis", aspect="auto",
+                   norm=LogNorm(vmin=1e-3, vmax=max(1.0, np.nanmax(pos) if np.isfinite(pos).any() else 1.0)))
+    for r in rows:
+        i, j = ys.index(r[y]), xs.index(r[x])
+        ax.text(j, i, f"{value} {r[value]:.3g}\n{note} {r.get(note, float('nan')):.3g}", ha="center", va="center",
+                fontsize=8, color="w" if r[value] < 0.3 else "k")
+        if boundary is not None and r[value] <= boundary:
+            ax.add_patch(plt.Rectangle((j - .5, i - .5), 1, 1, fill=False, hatch="//", edgecolor="r", lw=0))
+    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set(xlabel=x, ylabel=y, title=title)
+    fig.colorbar(im, ax=ax, label=f"{value} (log scale)")
     fig.tight_layout()
     return fig

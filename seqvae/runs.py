@@ -67,6 +67,7 @@ class Preset:
     cycles: str = "1,2,4,8"      # ablation: M values
     ratios: str = "0.25,0.5,0.75,1.0"        # ablation: R values
     shapes: str = "linear,cosine,sigmoid"    # ablation: ramp shapes
+    word_dropouts: str = "0,0.25,0.5"        # collapse_map: word dropout values
 
     def to_dict(self) -> dict: return asdict(self)
 
@@ -90,7 +91,7 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
         use_valid=p.eval_every > 0)
 
 # %% ../nbs/07_runs.ipynb #ac8b9c70
-EXPERIMENTS = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation")
+EXPERIMENTS = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation", "collapse_map")
 SCALES = ("smoke", "small", "medium", "paper")
 
 _PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=0,
@@ -125,6 +126,8 @@ _EXPERIMENT = {
                           "paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
     "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine"),
                  "small": dict(max_steps=1000, n_iw=0), "medium": dict(n_iw=0, seeds=1)},
+    "collapse_map": {"smoke": dict(word_dropouts="0,0.5"), "small": dict(max_steps=1000, n_iw=0),
+                     "medium": dict(n_iw=0, seeds=1), "paper": dict(n_iw=0)},
 }
 
 def with_overrides(p, overrides: dict, what: str = "preset"):

@@ -41,7 +41,7 @@ def test_every_experiment_declares_the_common_parameters():
         if p.stem != "corpus_overview": assert "threads" in declared, p.name
         assert "nbdev_export(" not in p.read_text(), f"{p.name} must not call nbdev_export (parallel runs would race)"
 
-EXPERIMENT_NAMES = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation")
+EXPERIMENT_NAMES = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation", "collapse_map")
 
 @pytest.mark.parametrize("name", EXPERIMENT_NAMES)
 def test_results_follow_the_schema(runs, name):
@@ -82,3 +82,13 @@ def test_beta_sweep_covers_the_grid(runs):
     assert res["table"][0]["kl_mean"] > res["table"][-1]["kl_mean"]   # beta = 0 keeps far more KL (5 of 5 seeds)
     assert res["claims"]["kl_falls_with_beta"]["verdict"] == "holds", res["claims"]["kl_falls_with_beta"]
     assert res["seeds"] == [0] and {r["seed"] for r in res["runs"]} == {0}
+
+def test_collapse_map_draws_every_cell(runs):
+    """The map covers word dropout x schedule, and its boundary is read from its own table."""
+    res = runs["collapse_map"].results
+    cells = {(r["schedule"], r["word_dropout"]) for r in res["table"]}
+    assert cells == {(k, w) for k in ("constant", "cyclical") for w in (0.0, 0.5)}, cells
+    for kind, wd in res["boundary"].items():
+        alive = [r["word_dropout"] for r in res["table"] if r["schedule"] == kind and r["kl_mean"] >= 0.1]
+        assert wd == (min(alive) if alive else None), (kind, wd, res["table"])
+    assert "collapse_map.png" in res["figures"] and set(res["claims"]) >= {"code_alive", "word_dropout_keeps_code"}
