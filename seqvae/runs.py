@@ -68,6 +68,7 @@ class Preset:
     ratios: str = "0.25,0.5,0.75,1.0"        # ablation: R values
     shapes: str = "linear,cosine,sigmoid"    # ablation: ramp shapes
     word_dropouts: str = "0,0.25,0.5"        # collapse_map: word dropout values
+    pool_kinds: str = "constant,cyclical"    # pooling: the beta schedules each encoder is trained with
 
     def to_dict(self) -> dict: return asdict(self)
 
@@ -120,7 +121,7 @@ _EXPERIMENT = {
         "paper": dict(corpus="synthetic:toy", emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0, max_steps=40000,
                       epochs=0, lr=1e-3, n_iw=500, snapshots=8)},
     "lm_schedules": {},
-    "pooling": {"small": dict(max_steps=1000), "paper": _HE},
+    "pooling": {"small": dict(max_steps=1000), "medium": dict(word_dropout=0.0, pool_kinds="constant"), "paper": _HE},
     "beta_mi": {"small": dict(max_steps=1200), "medium": dict(betas="0,0.4,1"), "paper": _HE},
     "pretrain_classify": {"medium": dict(corpus="yelp_short", max_len=25, max_vocab=0, max_eval=2000),
                           "paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
