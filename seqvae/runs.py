@@ -19,13 +19,13 @@ from .io import load_json, save_json
 from .metrics import evaluate
 from .model import VAEConfig
 from .schedules import ScheduleConfig
-from .stats import conclude, mean_ci
+from .stats import at_least, conclude, mean_ci
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'with_overrides', 'preset', 'override',
            'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run',
-           'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'fmt', 'kl_above',
-           'conclusion', 'judge', 'curves_of', 'cycle_ends', 'ints', 'floats', 'ablation_settings']
+           'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'code_alive', 'fmt',
+           'kl_above', 'conclusion', 'judge', 'curves_of', 'cycle_ends', 'ints', 'floats', 'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -382,6 +382,14 @@ def verdicts(claims: dict, trained: dict, title: str) -> tuple[dict, str]:
     "Each claim `key: (statement, test)`, `test(trained) -> {'verdict', 'evidence'}`: the verdicts and the conclusion."
     v = {k: test(trained) for k, (_, test) in claims.items()}
     return v, conclude(title, {k: text for k, (text, _) in claims.items()}, v)
+
+def code_alive(trained: dict) -> dict:
+    "The verdict on 'some setting keeps the code alive': the one with the largest KL reaches 1 nat and 2 active units."
+    best = max(trained, key=lambda n: sum(per_seed(trained, n, "kl")))
+    v = at_least(per_seed(trained, best, "kl"), 1.0, f"KL of {best}")
+    au = at_least(per_seed(trained, best, "au"), 2, f"active units of {best}")
+    return dict(verdict="holds" if v["verdict"] == au["verdict"] == "holds" else "fails",
+                evidence=f"{v['evidence']}; {au['evidence']}")
 
 # %% ../nbs/07_runs.ipynb #56219d9d
 def fmt(v) -> str: return "–" if v is None else f"{v:.3g}"
