@@ -117,13 +117,16 @@ def plot_curves(curves: dict, keys=("rec", "kl", "beta"), title: str = ""):
     return fig
 
 def plot_bars(rows: list[dict], name: str, metrics=("kl", "mi", "au")):
-    "One bar chart per metric, one bar per row (labelled by `row[name]`); missing values are left out."
+    """One bar chart per metric, one bar per row (labelled by `row[name]`); missing values are left out.
+    Where a row has `<metric>_ci` (the half-width of a 95 % interval over seeds), it is drawn as an error bar."""
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
     labels = [str(r[name]) for r in rows]
+    nan = lambda v: np.nan if v is None else v
     for ax, m in zip(axes[0], metrics):
-        ax.bar(range(len(rows)), [np.nan if r.get(m) is None else r[m] for r in rows],
-               color=[f"C{i % 10}" for i in range(len(rows))])
+        err = [r.get(f"{m}_ci") for r in rows]
+        ax.bar(range(len(rows)), [nan(r.get(m)) for r in rows], color=[f"C{i % 10}" for i in range(len(rows))],
+               yerr=None if all(e is None for e in err) else [nan(e) for e in err], capsize=4)
         ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
         ax.set_title(m)
     fig.tight_layout()
