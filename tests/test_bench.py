@@ -58,3 +58,15 @@ def test_bench_notebook_checks():
     from nbdev.test import test_nb
     ok, _ = test_nb(BENCHMARKS / "bench.ipynb", skip_flags=["notest", "slow"])
     assert ok, "benchmarks/bench.ipynb failed (traceback above)"
+
+
+def test_scaling_sweeps_length_and_batch(tmp_path):
+    "benchmarks/scaling.py at a tiny size: every sweep point timed for every variant, the reference at 1x, a figure."
+    import scaling
+    r = scaling.measure("tiny", vocab=50, lengths=(5, 10), batches=(4, 8), at_batch=4, at_length=5, steps=1, rounds=1)
+    assert [(q["length"], q["batch"]) for q in r["by_length"]] == [(5, 4), (10, 4)]
+    assert [(q["length"], q["batch"]) for q in r["by_batch"]] == [(5, 4), (5, 8)]
+    for q in r["by_length"] + r["by_batch"]:
+        assert q["ref"]["speedup"] == 1.0 and all(q[v]["tokens_per_s"] > 0 for v in scaling.VARIANTS)
+    scaling.plot(r, tmp_path/"scaling.png")
+    assert (tmp_path/"scaling.png").stat().st_size > 1000
