@@ -1,7 +1,7 @@
 """The task list behind the 2026-12-06 medium runs (pretrain_classify, pooling, collapse_map): two of these, started
-side by side with SEQVAE_DATA set, each claim a task with os.mkdir, so no setting is trained twice. Each setting is
+side by side with SEQVAE_DATA set after `mkdir -p /tmp/work/claims`, each claim a task with os.mkdir, so no setting is trained twice. Each setting is
 trained by the notebook's own `Experiment.grid` on the same preset, so the notebooks reuse it; kept for provenance."""
-import os, sys, subprocess, time, traceback
+import os, subprocess, time, traceback
 REPO = "/work/main"
 os.chdir(REPO)
 from seqvae.runs import setup
