@@ -1,6 +1,8 @@
-"""The task list behind the 2026-12-06 medium runs (pretrain_classify, pooling, collapse_map): two of these, started
-side by side with SEQVAE_DATA set after `mkdir -p /tmp/work/claims`, each claim a task with os.mkdir, so no setting is trained twice. Each setting is
-trained by the notebook's own `Experiment.grid` on the same preset, so the notebooks reuse it; kept for provenance."""
+"""The task list behind the 2026-12-06 medium runs (pretrain_classify, pooling, collapse_map), kept for provenance.
+
+Two of these, started side by side with SEQVAE_DATA set after `mkdir -p /tmp/work/claims`, each claim a task with
+os.mkdir, so no setting is trained twice. Each setting is trained by the notebook's own `Experiment.grid` on the
+same preset, so the notebooks reuse it."""
 import os, subprocess, time, traceback
 REPO = "/work/main"
 os.chdir(REPO)
