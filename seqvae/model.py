@@ -15,8 +15,8 @@ from .elbo import gaussian_kl, reparameterize
 
 # %% auto #0
 __all__ = ['POOLINGS', 'VAEConfig', 'check_batch', 'init_uniform_', 'run_lstm', 'set_lstm_autocast', 'Encoder', 'word_dropout',
-           'Decoder', 'kl_per_dim', 'free_bits_kl', 'generate', 'decode_ids', 'check_z', 'evaluating', 'SeqVAE',
-           'LSTMLanguageModel']
+           'linear_cross_entropy', 'Decoder', 'kl_per_dim', 'free_bits_kl', 'generate', 'decode_ids', 'check_z',
+           'evaluating', 'SeqVAE', 'LSTMLanguageModel']
 
 # %% ../nbs/04_model.ipynb #33426bc5
 POOLINGS = ("last", "mean", "max")
@@ -139,11 +139,16 @@ class Encoder(nn.Module):
 
     def features(self, x, lengths):
         "Pooled features (B, n_dir * H) over the real time steps of every row."
+        if self.n_dir == 1:   # padded and unpacked: a state at a real step never depends on the padding after it
+            x = x[:, :int(lengths.max())]                                       # drop surplus padding
+            out, _ = run_lstm(self.lstm, self.embed(x), None, self.lstm_autocast)  # (B, T, H)
+            if self.pooling == "last": return out[torch.arange(len(x), device=x.device), lengths.to(x.device) - 1]
+        else:
+            packed = pack_padded_sequence(self.embed(x), lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, (h, _) = run_lstm(self.lstm, packed, None, self.lstm_autocast)  # h: (n_layers * n_dir, B, H)
+            if self.pooling == "last": return torch.cat(list(h[-self.n_dir:]), -1)  # (B, n_dir * H)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, n_dir * H)
         T = x.size(1)
-        packed = pack_padded_sequence(self.embed(x), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, (h, _) = run_lstm(self.lstm, packed, None, self.lstm_autocast)  # h: (n_layers * n_dir, B, H)
-        if self.pooling == "last": return torch.cat(list(h[-self.n_dir:]), -1)  # (B, n_dir * H)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)     # (B, T, n_dir * H)
         real = (torch.arange(T, device=x.device) < lengths.to(x.device)[:, None])[..., None]  # (B, T, 1)
         if self.pooling == "mean": return (out * real).sum(1) / real.sum(1)    # (B, n_dir * H)
         return out.masked_fill(~real, float("-inf")).amax(1)                    # (B, n_dir * H)
@@ -157,6 +162,64 @@ def word_dropout(x_in, p):
     "Replace input words (not <s>, </s> or <pad>) by <unk> with probability p (Bowman et al. 2016)."
     drop = (torch.rand(x_in.shape, device=x_in.device) < p) & (x_in != PAD) & (x_in != BOS) & (x_in != EOS)
     return x_in.masked_fill(drop, UNK)
+
+# %% ../nbs/04_model.ipynb #e00f0a84
+def _softmax_minus_onehot(hc, wc, bias, target, block: int, for_grad: bool):
+    "Loss per row (N,) and, when `for_grad`, P - Y (N, V) in hc's dtype, overwriting the logits block by block."
+    logits = F.linear(hc, wc)                                              # (N, V): the one large product
+    low = logits.dtype in (torch.bfloat16, torch.float16)
+    loss = torch.empty(len(hc), dtype=torch.float32 if low else logits.dtype, device=hc.device)  # (N,)
+    for s in range(0, len(hc), block):
+        lb, t = logits[s:s + block], target[s:s + block]                   # (n, V), (n,)
+        x = lb.float() if low else lb                                      # (n, V), float32 or wider
+        if bias is not None: x = x.add_(bias) if not low else x.add_(bias.float())
+        p = torch.softmax(x, 1)                                            # (n, V)
+        p_y = p.gather(1, t[:, None])[:, 0]                                # (n,)
+        loss[s:s + block] = -p_y.log()
+        tiny = (p_y < 1e-30).nonzero()[:, 0]                               # rows whose log p_y lost precision
+        if len(tiny): loss[s + tiny] = torch.logsumexp(x[tiny], 1) - x[tiny, t[tiny]]
+        if for_grad:
+            p.scatter_add_(1, t[:, None], p.new_full((len(t), 1), -1.0))  # P - Y
+            lb.copy_(p)
+    return loss, logits if for_grad else None
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    "Eq. (4.8); see `linear_cross_entropy`."
+    @staticmethod
+    def forward(ctx, h, weight, bias, target, ignore_index: int, dtype, block: int):
+        with torch.autocast(h.device.type, enabled=False):
+            hc, wc = h.to(dtype), weight.to(dtype)
+            keep = target != ignore_index                                  # (N,)
+            loss, d = _softmax_minus_onehot(hc, wc, bias, target, block, for_grad=True)
+            loss = loss.masked_fill_(~keep, 0.0)
+        ctx.save_for_backward(hc, wc, d, keep)
+        ctx.dtypes = (h.dtype, weight.dtype, None if bias is None else bias.dtype)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        hc, wc, d, keep = ctx.saved_tensors                                # d = P - Y: (N, V)
+        h_dtype, w_dtype, b_dtype = ctx.dtypes
+        need = ctx.needs_input_grad
+        with torch.autocast(hc.device.type, enabled=False):
+            g = g.to(torch.promote_types(g.dtype, torch.float32)) * keep   # (N,): no gradient through <pad>
+            gh = (d @ wc).to(g.dtype).mul_(g[:, None]).to(h_dtype) if need[0] else None       # (N, H)
+            gw = (d.t() @ (hc.to(g.dtype) * g[:, None]).to(d.dtype)).to(w_dtype) if need[1] else None  # (V, H)
+            gb = (g.to(d.dtype)[None] @ d)[0].to(b_dtype) if b_dtype is not None and need[2] else None  # (V,)
+        return gh, gw, gb, None, None, None, None
+
+def linear_cross_entropy(h, weight, bias, target, ignore_index: int = PAD, block: int | None = None):
+    """`F.cross_entropy(F.linear(h, weight, bias), target, ignore_index=ignore_index, reduction="none")` for h (N, H),
+    weight (V, H), bias (V,) or None and target (N,), fused as in Eq. (4.8); `block` rows per softmax block
+    (default: about 1 MB of float32 logits)."""
+    dev = h.device.type
+    dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else h.dtype
+    block = block or max(1, 2 ** 18 // weight.size(0))
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (h, weight, bias)):
+        return _LinearCrossEntropy.apply(h, weight, bias, target, ignore_index, dtype, block)
+    with torch.autocast(dev, enabled=False):
+        loss, _ = _softmax_minus_onehot(h.to(dtype), weight.to(dtype), bias, target, block, for_grad=False)
+    return loss.masked_fill_(target == ignore_index, 0.0)
 
 # %% ../nbs/04_model.ipynb #748404dd
 class Decoder(nn.Module):
@@ -203,10 +266,10 @@ class Decoder(nn.Module):
         x_in, target = x_in.repeat_interleave(K, 0), target.repeat_interleave(K, 0)  # (B*K, T-1)
         h, _ = self.hidden(x_in, None if z is None else z.reshape(B * K, -1))       # (B*K, T-1, H)
         h, target = h.flatten(0, 1), target.flatten()               # (B*K*(T-1), H), (B*K*(T-1),)
+        w, b = self.out.weight, self.out.bias
         rows = len(h) if torch.is_grad_enabled() else max(1, self.logits_block // self.out.out_features)
-        logp = torch.cat([-F.cross_entropy(self.out(hb), tb, ignore_index=PAD, reduction="none")      # output layer and
-                          for hb, tb in zip(h.split(rows), target.split(rows))])                    # softmax by blocks
-        return logp.view(B, K, -1).sum(-1)                          # (B, K)
+        nll = torch.cat([linear_cross_entropy(hb, w, b, tb) for hb, tb in zip(h.split(rows), target.split(rows))])
+        return -nll.view(B, K, -1).sum(-1)                          # (B, K)
 
 # %% ../nbs/04_model.ipynb #8af40b1e
 def kl_per_dim(mu, logvar):

@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from .runtime import autocast
 
 # %% auto #0
-__all__ = ['has_plan', 'PlainStep', 'AggressiveStep']
+__all__ = ['has_plan', 'PlainStep', 'AggressiveStep', 'grad_norm_', 'clip_factor', 'plain_sgd']
 
 # %% ../nbs/06b_steps.ipynb #9e0a41f3
 def has_plan(batches) -> bool:
@@ -52,6 +52,26 @@ class AggressiveStep(PlainStep):
             self.trainer.event("aggressive_off", f"validation MI fell from {st.prev_mi:.4g} to {m['mi']:.4g}")
         st.prev_mi = m["mi"]
 
+# %% ../nbs/06b_steps.ipynb #4796cfb6
+def grad_norm_(params) -> torch.Tensor:
+    "The global 2-norm (0-dim, float32) of the gradients of `params`, None skipped; sparse ones are coalesced in place."
+    norms = []
+    for p in params:
+        if p.grad is None: continue
+        if p.grad.is_sparse: p.grad = p.grad.coalesce()   # repeated rows summed, as SGD would sum them
+        norms.append(torch.linalg.vector_norm(p.grad._values() if p.grad.is_sparse else p.grad, dtype=torch.float32))
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+
+def clip_factor(norm: float, max_norm: float | None) -> float:
+    "What `clip_grad_norm_` multiplies the gradients by: max_norm / (norm + 1e-6), at most 1 (1 for no clipping)."
+    return min(1.0, max_norm / (norm + 1e-6)) if max_norm else 1.0
+
+def plain_sgd(opt) -> bool:
+    "Whether `opt` is `torch.optim.SGD` without momentum or weight decay, so that its step is p <- p - lr * grad."
+    return type(opt) is torch.optim.SGD and all(
+        g["momentum"] == 0 and g["weight_decay"] == 0 and not g.get("maximize") for g in opt.param_groups)
+
+
 # %% ../nbs/06b_steps.ipynb #c723fce2
 @patch
 def random_batch(self: AggressiveStep, k: int):
@@ -76,9 +96,9 @@ def inner_steps(self: AggressiveStep, inputs, beta: float) -> int:
         if not math.isfinite(value):
             tr.bad_batch(f"non-finite loss in aggressive inner step {k}")
             break
-        torch.nn.utils.clip_grad_norm_(self.enc, cfg.grad_clip or math.inf)
+        norm = float(grad_norm_(self.enc))
         for p in self.dec: p.grad = None                       # the encoder alone moves
-        tr.opt.step()
+        tr.update(self.enc, clip_factor(norm, cfg.grad_clip))
         lengths = inputs[1]
         acc, n_tok = acc + value * len(lengths), n_tok + int((lengths - 1).sum())
         if k % cfg.aggressive_check_every == 0:

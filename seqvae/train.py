@@ -14,7 +14,7 @@ from fastcore.basics import patch
 import seqvae.checkpoint as _ckpt
 from .io import save_json
 from .config import TrainConfig
-from .steps import PlainStep, AggressiveStep, has_plan
+from .steps import PlainStep, AggressiveStep, has_plan, grad_norm_, clip_factor, plain_sgd
 from .schedules import ScheduleConfig
 from .model import set_lstm_autocast
 from .metrics import evaluate
@@ -81,6 +81,7 @@ class Trainer:
                     else optimizer if isinstance(optimizer, torch.optim.Optimizer)
                     else optimizer(self.module.parameters()))
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
+        self.sparse_embeddings = self.use_sparse_embeddings()
         self.steps_per_epoch = steps_per_epoch(train_batches, self.world)
         self.total_steps = total_steps(cfg.epochs, cfg.max_steps, self.steps_per_epoch)
         self.log_every = cfg.log_every or max(1, self.total_steps // 200)
@@ -166,6 +167,31 @@ def bad_batch(self: Trainer, what: str):
         raise FloatingPointError(f"{where}; {h.n_bad_batches} bad batch(es), "
                                  f"max_bad_batches={self.cfg.max_bad_batches}{last}")
 
+# %% ../nbs/06_train.ipynb #fd6b3b8f
+@patch
+def use_sparse_embeddings(self: Trainer) -> bool:
+    "Row gradients for the model's `nn.Embedding`s under plain SGD in one process; dense otherwise. Returns which."
+    on = plain_sgd(self.opt) and self.world == 1
+    for m in self.module.modules():
+        if isinstance(m, torch.nn.Embedding) and (on or getattr(m, "_rows_by_trainer", False)):
+            m.sparse = m._rows_by_trainer = on          # undo only what a Trainer did
+    return on
+
+@patch
+def update(self: Trainer, params, factor: float):
+    "The optimizer step with the gradients of `params` scaled by `factor`; under plain SGD, by scaling the rate."
+    if factor < 1 and plain_sgd(self.opt):
+        lrs = [g["lr"] for g in self.opt.param_groups]
+        for g in self.opt.param_groups: g["lr"] *= factor
+        try: self.opt.step()
+        finally:
+            for g, lr in zip(self.opt.param_groups, lrs): g["lr"] = lr
+        return
+    if factor < 1:
+        for p in params:
+            if p.grad is not None: p.grad.mul_(factor)
+    self.opt.step()
+
 # %% ../nbs/06_train.ipynb #549bc0e9
 def _scalars(out: dict) -> list[str]:
     "The names of the 0-dimensional tensors in a model's output, `loss` first: what the loop records."
@@ -181,14 +207,14 @@ def train_step(self: Trainer, batch, interrupted=lambda: False):
     self.opt.zero_grad(set_to_none=True)
     with autocast(self.device, cfg.autocast): out = self.model(*inputs, beta=beta)
     out["loss"].backward()
-    gnorm = torch.nn.utils.clip_grad_norm_(self.strategy.trained(), cfg.grad_clip or math.inf)
+    gnorm = grad_norm_(self.strategy.trained())
     names = _scalars(out) + ["grad_norm"]
     vals = torch.stack([out[k].detach().float() for k in names[:-1]] + [gnorm.float()]).tolist()  # one sync
     bad, self.interrupt = self.agree(not all(map(math.isfinite, vals)), interrupted())
     if bad: self.bad_batch("non-finite " + ("loss" if not math.isfinite(vals[0]) else "gradient"))
     else:
         for p in self.strategy.frozen(): p.grad = None
-        self.opt.step()
+        self.update(self.strategy.trained(), clip_factor(vals[-1], cfg.grad_clip))
     self.record(None if bad else dict(zip(names, vals)), beta, lr, inner)
     st.step += 1
     st.batch_in_epoch += 1
