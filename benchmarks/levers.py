@@ -1,7 +1,8 @@
 """What each of seqvae's training levers is worth: bf16 training with one lever at a time taken back out.
 
 The levers are the fused output layer and softmax (`seqvae.model.linear_cross_entropy`), the unpacked
-unidirectional encoder (`Encoder.features`) and the row gradients of the embeddings under plain SGD
+unidirectional encoder from `Encoder.unpack_from` tokens on (`Encoder.features`; "encoder always unpacked"
+sets that threshold to 1) and the row gradients of the embeddings under plain SGD
 (`Trainer.use_sparse_embeddings`). To take one out, this script binds the earlier implementation (written
 out below: `F.cross_entropy` over the logits, a packed encoder) to that model alone, or makes its
 embeddings dense. Everything else is `bench.py`'s: paired batches, the reference, interleaved rounds, medians.
@@ -62,6 +63,7 @@ def variant(cfg, base, pairs, without: tuple, opts: dict):
     tr = B._trainer(m, [p[0] for p in pairs], "cpu", **opts)
     if "fused" in without: m.decoder.log_prob = types.MethodType(unfused_log_prob, m.decoder)
     if "unpacked" in without: m.encoder.features = types.MethodType(packed_features, m.encoder)
+    if "always-unpacked" in without: m.encoder.unpack_from = 1          # not a lever out: the threshold out
     if "rows" in without:
         for e in (m.encoder.embed, m.decoder.embed): e.sparse = False
     return lambda p: tr.train_step(p[0])
@@ -83,6 +85,7 @@ def measure(corpus_name, size, threads=1, rounds=3, seed=0, precision="bf16_lstm
     outs = [()] + [(lv,) for lv in LEVERS] + [LEVERS]
     steps = {"ref": ref, **{"all levers" if not w else "without " + "+".join(w): variant(cfg, base, pairs, w, opts)
                             for w in outs}}
+    steps["encoder always unpacked"] = variant(cfg, base, pairs, ("always-unpacked",), opts)
     times = {k: [] for k in steps}
     for r in range(-1, rounds):
         chunk = pairs[:1] if r < 0 else pairs[1 + r * n: 1 + (r + 1) * n]
