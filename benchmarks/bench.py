@@ -374,7 +374,8 @@ def _runners(cfg, base, variants, pairs, device):
 
 def bench_train(cfg: VAEConfig, seqs, variants=("ref", *VARIANTS), batch_size=32, steps=6, rounds=3,
                 warmup=1, device="cpu", seed=0) -> dict:
-    "Interleaved rounds of `steps` training steps per variant: variant -> medians of sentences/s, tokens/s, GFLOP/s."
+    """Interleaved rounds of `steps` training steps per variant, in an order rotated each round: variant -> medians of
+    sentences/s, tokens/s, GFLOP/s."""
     device = torch.device(device)
     torch.manual_seed(seed)
     base = he_compatible_(SeqVAE(cfg))
@@ -384,7 +385,9 @@ def bench_train(cfg: VAEConfig, seqs, variants=("ref", *VARIANTS), batch_size=32
     rates = defaultdict(list)
     for r in range(-1 if warmup else 0, rounds):   # warm-up: `warmup` pairs, then every timed shape (oneDNN plans)
         chunk = pairs[:warmup] + shapes if r < 0 else pairs[warmup + r * steps: warmup + (r + 1) * steps]
-        for v, (step, lens, opts) in runners.items():
+        order = list(runners)[max(r, 0) % len(runners):] + list(runners)[:max(r, 0) % len(runners)]
+        for v in order:                        # rotated each round: the variant right after another runs slower
+            step, lens, opts = runners[v]
             with float_settings(opts.get("flush_denormal", False)):
                 sync(device)
                 t = time.perf_counter()

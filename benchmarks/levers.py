@@ -5,7 +5,8 @@ unidirectional encoder from `Encoder.unpack_from` tokens on (`Encoder.features`;
 sets that threshold to 1) and the row gradients of the embeddings under plain SGD
 (`Trainer.use_sparse_embeddings`). To take one out, this script binds the earlier implementation (written
 out below: `F.cross_entropy` over the logits, a packed encoder) to that model alone, or makes its
-embeddings dense. Everything else is `bench.py`'s: paired batches, the reference, interleaved rounds, medians.
+embeddings dense. Everything else is `bench.py`'s: paired batches, the reference, interleaved rounds (here in an order that
+rotates from round to round), medians.
 
     SEQVAE_DATA=<data> python benchmarks/levers.py --corpus yelp_short --size small --threads 1 --out FILE.json
 """
@@ -89,7 +90,9 @@ def measure(corpus_name, size, threads=1, rounds=3, seed=0, precision="bf16_lstm
     times = {k: [] for k in steps}
     for r in range(-1, rounds):
         chunk = pairs[:1] if r < 0 else pairs[1 + r * n: 1 + (r + 1) * n]
-        for k, step in steps.items():
+        keys = list(steps)
+        for k in keys[r % len(keys):] + keys[:r % len(keys)]:           # the order rotates: no variant always follows
+            step = steps[k]                                              # the same one (that slowed the first one)
             with B.float_settings(k != "ref" and opts.get("flush_denormal", False)):
                 t = time.perf_counter()
                 for p in chunk: step(p)

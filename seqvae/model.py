@@ -136,7 +136,7 @@ class Encoder(nn.Module):
                             bidirectional=cfg.bidirectional)
         self.to_stats = nn.Linear(self.n_dir * cfg.hidden_dim, 2 * cfg.latent_dim)
         self.lstm_autocast = None                                # see `run_lstm`
-        self.unpack_from = 20                                    # unidirectional: unpacked from this length on
+        self.unpack_from = 0                                     # unidirectional: unpacked from this length on
 
     def features(self, x, lengths):
         "Pooled features (B, n_dir * H) over the real time steps of every row."
