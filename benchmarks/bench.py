@@ -37,7 +37,7 @@ from torch import nn
 from seqvae.data import Batches, pad_batch
 from seqvae.experiment import write_results
 from seqvae.metrics import active_units, encode_all, iw_nll, mi_au, mi_estimate, model_device, mutual_info, seeded
-from seqvae.model import SeqVAE, VAEConfig, evaluating
+from seqvae.model import SeqVAE, VAEConfig, evaluating, set_lstm_autocast
 from seqvae.builder import load_data, model_of
 from seqvae.config import DataConfig, RunConfig, TrainConfig
 from seqvae.runtime import get_device
@@ -425,7 +425,8 @@ def _timed_iw(model, seqs, n_ref, n_iw, batch_size, device, seed, bf16):
 
 
 def bench_iw(model: SeqVAE, seqs, n_ref=4, n_iw=500, batch_size=32, device="cpu", bf16=True, seed=0) -> dict:
-    "IW-NLL sentences/s, tokens/s: reference on the first `n_ref` sentences, seqvae (fp32, bf16) on all; agreement."
+    """IW-NLL sentences/s, tokens/s: reference on the first `n_ref` sentences, seqvae on all (fp32; with `bf16`, also
+    bf16 autocast and bf16 autocast with bf16 LSTMs); agreement."""
     device = torch.device(device)
     ref = RefVAE(model.cfg).load_seqvae(model).to(device)
     torch.manual_seed(seed)
@@ -444,8 +445,12 @@ def bench_iw(model: SeqVAE, seqs, n_ref=4, n_iw=500, batch_size=32, device="cpu"
                      gflops=gflops(seqs[:n_ref], dt_ref))
     out = dict(ref=ref_rates, n_iw=n_iw, n_ref=n_ref, n_ours=len(seqs))
     tol = 4 * math.sqrt(2 * float(se.pow(2).sum())) / n_ref             # two independent estimates, Eq. (3)
-    for name, on in [("fp32", False)] + [("bf16", True)] * bf16:
-        nll, head, dt = _timed_iw(model, seqs, n_ref, n_iw, batch_size, device, seed, on)
+    for name, on, lstm in [("fp32", False, None)] + [("bf16", True, None), ("bf16_lstm", True, True)] * bf16:
+        set_lstm_autocast(model, lstm)                                  # bf16_lstm: the LSTMs in bf16 too
+        try:
+            nll, head, dt = _timed_iw(model, seqs, n_ref, n_iw, batch_size, device, seed, on)
+        finally:
+            set_lstm_autocast(model, None)
         diff = head + float(est.mean())
         out[name] = dict(sentences_per_s=len(seqs) / dt, tokens_per_s=tokens(seqs) / dt, gflops=gflops(seqs, dt),
                          nll=nll, nll_shared=head, diff_vs_ref=diff, mc_tol=tol, agrees=abs(diff) <= tol + 1e-3,

@@ -104,6 +104,23 @@ def measure(corpus_name, size, threads=1, rounds=3, seed=0, precision="bf16_lstm
                 load_average=list(os.getloadavg()))
 
 
+def dropout_masks(shape=(32, 12, 256), threads=1, repeats=51) -> dict:
+    "Median ms of one training-mode `nn.Dropout(0.5)` and one `seqvae.model.Dropout(0.5)` on a tensor of `shape`."
+    from seqvae.model import Dropout
+    torch.set_num_threads(threads)
+    x = torch.randn(shape)
+    out = {}
+    for name, drop in (("nn.Dropout", torch.nn.Dropout(0.5)), ("seqvae Dropout", Dropout(0.5))):
+        drop(x)
+        ts = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            drop(x)
+            ts.append(time.perf_counter() - t)
+        out[name] = 1e3 * statistics.median(ts)
+    return dict(shape=list(shape), threads=threads, ms=out)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default="yelp_short,yahoo")
@@ -111,9 +128,15 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", required=True)
+    p.add_argument("--dropout-only", action="store_true", help="time the dropout masks alone (seconds)")
     a = p.parse_args(argv)
     out = Path(a.out)
     if out.exists(): sys.exit(f"{out} exists: choose a new --out, earlier results are not overwritten")
+    if a.dropout_only:
+        res = [dropout_masks(threads=t) for t in (1, 2)]
+        print(res)
+        out.write_text(json.dumps(dict(torch=torch.__version__, dropout=res), indent=1))
+        return
     res = []
     for c in a.corpus.split(","):
         for s in a.size.split(","):
