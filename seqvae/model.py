@@ -220,10 +220,10 @@ class _LinearCrossEntropy(torch.autograd.Function):
 def linear_cross_entropy(h, weight, bias, target, ignore_index: int = PAD, block: int | None = None):
     """`F.cross_entropy(F.linear(h, weight, bias), target, ignore_index=ignore_index, reduction="none")` for h (N, H),
     weight (V, H), bias (V,) or None and target (N,), fused as in Eq. (4.8); `block` rows per softmax block
-    (default: about 1 MB of float32 logits)."""
+    (default: about 1 MB of float32 logits on the CPU, for its cache; all rows elsewhere, one pass per kernel)."""
     dev = h.device.type
     dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else h.dtype
-    block = block or max(1, 2 ** 18 // weight.size(0))
+    block = block or (max(1, 2 ** 18 // weight.size(0)) if dev == "cpu" else max(1, len(h)))
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (h, weight, bias)):
         return _LinearCrossEntropy.apply(h, weight, bias, target, ignore_index, dtype, block)
     return F.cross_entropy(F.linear(h, weight, bias), target, ignore_index=ignore_index, reduction="none")  # faster here
