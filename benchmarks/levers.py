@@ -2,12 +2,12 @@
 
 The levers are the fused output layer and softmax (`seqvae.model.linear_cross_entropy`), the unpacked
 unidirectional encoder from `Encoder.unpack_from` tokens on (`Encoder.features`; "encoder always unpacked"
-sets that threshold to 1, and since the default is 0 it is the same setting as "all levers": the gap between the two
-is the noise between rounds) and the row gradients of the embeddings under plain SGD
+sets that threshold to 1, and since the default is 0 it is the same setting as "all levers": the gap
+between the two is the noise between rounds) and the row gradients of the embeddings under plain SGD
 (`Trainer.use_sparse_embeddings`). To take one out, this script binds the earlier implementation (written
 out below: `F.cross_entropy` over the logits, a packed encoder) to that model alone, or makes its
-embeddings dense. Everything else is `bench.py`'s: paired batches, the reference, interleaved rounds (here in an order that
-rotates from round to round), medians.
+embeddings dense. Everything else is `bench.py`'s: paired batches, the reference, interleaved rounds
+(here in an order that rotates from round to round), medians.
 
     SEQVAE_DATA=<data> python benchmarks/levers.py --corpus yelp_short --size small --threads 1 --out FILE.json
 """
