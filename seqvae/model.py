@@ -226,7 +226,7 @@ def linear_cross_entropy(h, weight, bias, target, ignore_index: int = PAD, block
     block = block or (max(1, 2 ** 18 // weight.size(0)) if dev == "cpu" else max(1, len(h)))
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (h, weight, bias)):
         return _LinearCrossEntropy.apply(h, weight, bias, target, ignore_index, dtype, block)
-    return F.cross_entropy(F.linear(h, weight, bias), target, ignore_index=ignore_index, reduction="none")  # faster here
+    return F.cross_entropy(F.linear(h, weight, bias), target, ignore_index=ignore_index, reduction="none")
 
 # %% ../nbs/04_model.ipynb #748404dd
 class Decoder(nn.Module):
