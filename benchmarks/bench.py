@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import torch.utils.mkldnn
 from torch import nn
 
@@ -49,7 +48,8 @@ NOTEBOOK = BENCH_DIR / "benchmark.ipynb"   # the papermill notebook: runs `run_b
 __all__ = ["VARIANTS", "SIZES", "BENCH_DIR", "NOTEBOOK", "machine_info", "sync", "timeit", "matmul_peak",
            "onednn_fp32_peak", "machine_peaks", "peak_key", "step_flops", "HE_NO_BIAS", "he_compatible_", "RefVAE",
            "ref_iw_log_px", "ref_mi_au",
-           "paired_batches", "float_settings", "subnormal_slowdown", "bench_train", "bench_iw", "mi_au_one_pass",
+           "paired_batches", "float_settings", "subnormal_slowdown", "time_rounds", "bench_train", "bench_iw",
+           "mi_au_one_pass",
            "bench_mi_au", "peak_memory", "loss_curves", "BenchConfig", "bench_one", "run_benchmark", "bench_table",
            "bench_config", "notebook_job", "add_bench_arguments", "add_bench_command", "run_bench_command",
            "bench_main"]
@@ -372,31 +372,43 @@ def _runners(cfg, base, variants, pairs, device):
     return runners
 
 
+def time_rounds(runs: dict, warm: list, chunks: list, device="cpu") -> dict:
+    """`runs`: name -> (step on one pair, flush subnormals?). Every pair of `warm` through every step, untimed; then
+    each chunk of `chunks` through every step, in an order that rotates from chunk to chunk (in a fixed order the
+    step right after another ran slower); name -> seconds per chunk."""
+    names, times = list(runs), {n: [] for n in runs}
+    for r, chunk in enumerate([warm] + list(chunks)):
+        k = max(r - 1, 0) % len(names)
+        for n in names[k:] + names[:k]:
+            step, flush = runs[n]
+            with float_settings(flush):
+                sync(device)
+                t = time.perf_counter()
+                for p in chunk:
+                    step(p)
+                sync(device)
+                if r > 0:
+                    times[n].append(time.perf_counter() - t)
+    return times
+
+
 def bench_train(cfg: VAEConfig, seqs, variants=("ref", *VARIANTS), batch_size=32, steps=6, rounds=3,
                 warmup=1, device="cpu", seed=0) -> dict:
-    """Interleaved rounds of `steps` training steps per variant, in an order rotated each round: variant -> medians of
-    sentences/s, tokens/s, GFLOP/s."""
+    """Interleaved rounds of `steps` training steps per variant, in an order rotated each round (`time_rounds`):
+    variant -> medians of sentences/s, tokens/s, GFLOP/s."""
     device = torch.device(device)
     torch.manual_seed(seed)
     base = he_compatible_(SeqVAE(cfg))
     pairs = paired_batches(seqs, batch_size, steps * rounds + warmup, seed)
     runners = _runners(cfg, base, variants, pairs, device)
     shapes = list({(tuple(p[0].x.shape), tuple(p[1].shape)): p for p in pairs[warmup:]}.values())  # one pair per shape
+    warm = pairs[:warmup] + shapes if warmup else []   # warm-up: `warmup` pairs, then every timed shape (oneDNN plans)
+    chunks = [pairs[warmup + r * steps: warmup + (r + 1) * steps] for r in range(rounds)]
+    times = time_rounds({v: (step, opts.get("flush_denormal", False)) for v, (step, _, opts) in runners.items()},
+                        warm, chunks, device)
     rates = defaultdict(list)
-    for r in range(-1 if warmup else 0, rounds):   # warm-up: `warmup` pairs, then every timed shape (oneDNN plans)
-        chunk = pairs[:warmup] + shapes if r < 0 else pairs[warmup + r * steps: warmup + (r + 1) * steps]
-        order = list(runners)[max(r, 0) % len(runners):] + list(runners)[:max(r, 0) % len(runners)]
-        for v in order:                        # rotated each round: the variant right after another runs slower
-            step, lens, opts = runners[v]
-            with float_settings(opts.get("flush_denormal", False)):
-                sync(device)
-                t = time.perf_counter()
-                for p in chunk:
-                    step(p)
-                sync(device)
-                dt = time.perf_counter() - t
-            if r < 0:
-                continue
+    for v, (_, lens, _) in runners.items():
+        for chunk, dt in zip(chunks, times[v]):
             lengths = torch.cat([lens(p) for p in chunk])               # (sentences,)
             gflops = step_flops(cfg, lengths)["step"] / dt / 1e9
             rates[v].append((len(lengths) / dt, float((lengths - 1).sum()) / dt, gflops))

@@ -88,17 +88,9 @@ def measure(corpus_name, size, threads=1, rounds=3, seed=0, precision="bf16_lstm
     steps = {"ref": ref, **{"all levers" if not w else "without " + "+".join(w): variant(cfg, base, pairs, w, opts)
                             for w in outs}}
     steps["encoder always unpacked"] = variant(cfg, base, pairs, ("always-unpacked",), opts)
-    times = {k: [] for k in steps}
-    for r in range(-1, rounds):
-        chunk = pairs[:1] if r < 0 else pairs[1 + r * n: 1 + (r + 1) * n]
-        keys = list(steps)
-        for k in keys[r % len(keys):] + keys[:r % len(keys)]:           # the order rotates: no variant always follows
-            step = steps[k]                                              # the same one (that slowed the first one)
-            with B.float_settings(k != "ref" and opts.get("flush_denormal", False)):
-                t = time.perf_counter()
-                for p in chunk: step(p)
-                dt = time.perf_counter() - t
-            if r >= 0: times[k].append(dt)
+    flush = opts.get("flush_denormal", False)
+    times = B.time_rounds({k: (step, k != "ref" and flush) for k, step in steps.items()}, pairs[:1],
+                          [pairs[1 + r * n: 1 + (r + 1) * n] for r in range(rounds)])
     med = {k: statistics.median(v) for k, v in times.items()}
     return dict(corpus=corpus_name, size=size, threads=threads, precision=precision, steps_per_round=n,
                 rounds={k: v for k, v in times.items()}, speedup={k: med["ref"] / v for k, v in med.items()},

@@ -182,7 +182,7 @@ def _softmax_minus_onehot(hc, wc, bias, target, block: int):
     for s in range(0, len(hc), block):
         lb, t = logits[s:s + block], target[s:s + block]                   # (n, V), (n,)
         x = lb.float() if low else lb                                      # (n, V), float32 or wider
-        if bias is not None: x = x.add_(bias) if not low else x.add_(bias.float())
+        if bias is not None: x.add_(bias)                                 # in x's precision
         p = torch.softmax(x, 1)                                            # (n, V)
         p_y = p.gather(1, t[:, None])[:, 0]                                # (n,)
         loss[s:s + block] = -p_y.log()
