@@ -11,8 +11,8 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 from .data import PAD, BOS, EOS
-from .elbo import reparameterize
-from .model import evaluating, init_uniform_
+from .elbo import full_precision, reparameterize
+from .model import evaluating, init_uniform_, posterior_head
 
 # %% auto #0
 __all__ = ['gaussian_kl_two', 'conditional_elbo', 'bow_nll', 'cvae_loss', 'DialogConfig', 'UtteranceEncoder', 'ContextEncoder',
@@ -21,7 +21,9 @@ __all__ = ['gaussian_kl_two', 'conditional_elbo', 'bow_nll', 'cvae_loss', 'Dialo
 # %% ../nbs/13_dialog.ipynb #85314662
 def gaussian_kl_two(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
     "Implements Eq. (13.2): KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p))) summed over the last dim."
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-logvar_p) - 1).sum(-1)
+    mu_q, logvar_q, mu_p, logvar_p = full_precision(mu_q, logvar_q, mu_p, logvar_p)
+    d = logvar_q - logvar_p                                              # (B, D); exp(d) - 1 - d without cancellation
+    return 0.5 * (torch.expm1(d) - d + (mu_q - mu_p).pow(2) * torch.exp(-logvar_p)).sum(-1)
 
 def conditional_elbo(log_px_z: Tensor, kl: Tensor) -> Tensor:
     "Implements Eq. (13.1) for one draw z ~ q(z|x, c): log p(x|z, c) - KL(q(z|x, c) || p(z|c))."
@@ -106,7 +108,7 @@ class GaussianNet(nn.Module):
                     nn.Sequential(nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, 2 * latent_dim)))
 
     def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
-        mu, logvar = self.net(h).chunk(2, -1)                            # (B, D) each
+        mu, logvar = posterior_head(self.net, h)                         # (B, D) each, float32 under autocast
         return mu, logvar
 
 def recognition_net(cfg: DialogConfig) -> GaussianNet:

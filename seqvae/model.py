@@ -11,12 +11,12 @@ from torch import nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, PackedSequence
 from .data import PAD, BOS, EOS, UNK, pad_batch
-from .elbo import gaussian_kl, reparameterize
+from .elbo import full_precision, gaussian_kl, reparameterize
 
 # %% auto #0
-__all__ = ['POOLINGS', 'VAEConfig', 'check_batch', 'init_uniform_', 'run_lstm', 'set_lstm_autocast', 'Encoder', 'word_dropout',
-           'Dropout', 'linear_cross_entropy', 'Decoder', 'kl_per_dim', 'free_bits_kl', 'generate', 'decode_ids',
-           'check_z', 'evaluating', 'SeqVAE', 'LSTMLanguageModel']
+__all__ = ['POOLINGS', 'VAEConfig', 'check_batch', 'init_uniform_', 'run_lstm', 'set_lstm_autocast', 'posterior_head', 'Encoder',
+           'word_dropout', 'Dropout', 'linear_cross_entropy', 'Decoder', 'kl_per_dim', 'free_bits_kl', 'generate',
+           'decode_ids', 'check_z', 'evaluating', 'SeqVAE', 'LSTMLanguageModel']
 
 # %% ../nbs/04_model.ipynb #33426bc5
 POOLINGS = ("last", "mean", "max")
@@ -126,6 +126,11 @@ def set_lstm_autocast(model: nn.Module, on: bool | None):
     return model
 
 # %% ../nbs/04_model.ipynb #7feebd7a
+def posterior_head(net: nn.Module, h):
+    "(mu, logvar), each (B, D), from features h (B, F) by `net`, in its weights' precision even under autocast."
+    with torch.autocast(h.device.type, enabled=False):                    # the KL needs mu, logvar in float32
+        return net(h.to(next(net.parameters()).dtype)).chunk(2, -1)
+
 class Encoder(nn.Module):
     "q(z|x): embedding, LSTM, pooling of the top-layer states and a linear map to (mu, logvar); Eq. (4.3)."
     def __init__(self, cfg: VAEConfig):
@@ -156,7 +161,7 @@ class Encoder(nn.Module):
         return out.masked_fill(~real, float("-inf")).amax(1)                    # (B, n_dir * H)
 
     def forward(self, x, lengths):
-        mu, logvar = self.to_stats(self.features(x, lengths)).chunk(2, -1)  # (B, D) each
+        mu, logvar = posterior_head(self.to_stats, self.features(x, lengths))  # (B, D) each
         return mu, logvar
 
 # %% ../nbs/04_model.ipynb #8e14cc66
@@ -281,7 +286,8 @@ class Decoder(nn.Module):
 # %% ../nbs/04_model.ipynb #8af40b1e
 def kl_per_dim(mu, logvar):
     "Eq. (4.6): KL(N(mu, exp(logvar)) || N(0, 1)) per dimension, same shape as mu."
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    mu, logvar = full_precision(mu, logvar)                   # in bf16, exp(lv) - 1 - lv cancels to noise
+    return 0.5 * (mu.pow(2) + torch.expm1(logvar) - logvar)  # expm1: no cancellation of exp(lv) - 1 at small lv
 
 def free_bits_kl(kl_d, free_bits=0.0):
     "Eq. (4.7): sum_d max(free_bits, batch-mean KL_d) for kl_d (B, D); the plain batch-mean KL when free_bits = 0."
