@@ -10,6 +10,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from .experiment import NotebookJob, check_jobs, run_notebooks, notebook_parameters
 from .io import load_json, save_json, project_root
+from .runs import SCALES
 
 # %% auto #0
 __all__ = ['RUN_LAST', 'TRAIN_FILES', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'Board', 'reproduce',
@@ -376,7 +377,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="seqvae", description="Sequence VAEs that do not collapse.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("reproduce", help="run the experiment notebooks in parallel (the main job)")
-    r.add_argument("--scale", default="small", choices=["smoke", "small", "medium", "paper"])
+    r.add_argument("--scale", default="small", choices=SCALES)
     r.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks")
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--out", help="run folder (default runs/SCALE)")

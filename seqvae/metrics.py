@@ -9,11 +9,11 @@ from contextlib import contextmanager, nullcontext
 import torch
 from .elbo import gaussian_entropy, gaussian_kl, iw_bound, log_aggregate_posterior
 from .elbo import log_normal_diag, log_normal_std, reparameterize
-from .model import evaluating
+from .model import evaluating, kl_per_dim
 
 # %% auto #0
 __all__ = ['unpack_batch', 'model_device', 'is_latent', 'seeded', 'iw_log_px', 'iw_nll', 'elbo_terms', 'mi_terms', 'mi_estimate',
-           'encode_all', 'mutual_info', 'active_units', 'mi_au', 'evaluate']
+           'encode_all', 'mutual_info', 'active_units', 'mi_au', 'at_ceiling', 'evaluate']
 
 # %% ../nbs/05_metrics.ipynb #974e1308
 def unpack_batch(b):
@@ -97,10 +97,11 @@ def elbo_terms(model, batches, n_samples=1, seed=0):
 
 # %% ../nbs/05_metrics.ipynb #279e2ae6
 def mi_terms(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
-    "Eqs. (5.4)-(5.5) per draw (B, K): -H(q(z|x_i)) - log q(z_ik), z_ik ~ q(z|x_i); q(z) from the `_ref` rows."
+    "Eq. (5.5) per draw (B, K): log q(z_ik|x_i) - log q(z_ik), z_ik ~ q(z|x_i); q(z) from the `_ref` rows."
     mu_ref, logvar_ref = (mu, logvar) if mu_ref is None else (mu_ref, logvar_ref)
     z = reparameterize(mu, logvar, n_samples)                                # (B, K, D)
-    return -gaussian_entropy(logvar)[:, None] - log_aggregate_posterior(z, mu_ref, logvar_ref)   # (B, K)
+    log_qz_x = log_normal_diag(z, mu[:, None], logvar[:, None])               # (B, K): shares the draw with log q(z)
+    return log_qz_x - log_aggregate_posterior(z, mu_ref, logvar_ref)          # (B, K)
 
 def mi_estimate(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
     "Eqs. (5.4)-(5.5): the mean of `mi_terms`, the MI estimate in nats."
@@ -143,8 +144,10 @@ def active_units(model, batches, delta=0.01):
 # %% ../nbs/05_metrics.ipynb #73d3b1f9
 def mi_au(model, batches, delta=0.01, seed=0, n_samples=1):
     """Eqs. (5.4)-(5.6) in one encoder pass: dict(mi, mi_dataset, mi_dataset_se, au, au_var), as `mutual_info` and
-    `active_units` give; `mi_dataset_se` is the Monte Carlo standard error of `mi_dataset` over its draws."""
-    if not is_latent(model): return dict(mi=0.0, mi_dataset=0.0, mi_dataset_se=0.0, au=0, au_var=torch.zeros(0))
+    `active_units` give; `mi_dataset_se`: the Monte Carlo standard error of `mi_dataset`; `mi_ceiling`: log N, its
+    largest value; `kl_dims`: the mean KL of each dimension over the set (D,), Eq. (4.6)."""
+    if not is_latent(model): return dict(mi=0.0, mi_dataset=0.0, mi_dataset_se=0.0, mi_ceiling=None, au=0,
+                                         au_var=torch.zeros(0), kl_dims=torch.zeros(0))
     with evaluating(model):
         mu, logvar, sizes = encode_all(model, batches)                       # (N, D) each
     parts = list(zip(mu.split(sizes), logvar.split(sizes)))                  # per batch: (B, D) each
@@ -156,9 +159,15 @@ def mi_au(model, batches, delta=0.01, seed=0, n_samples=1):
     means = [m.cpu().double() for m, _ in parts]                             # (B, D) each, float64 on CPU
     centre = sum(m.sum(0) for m in means) / len(mu)                          # (D,)
     au_var = (sum((m - centre).pow(2).sum(0) for m in means) / max(len(mu) - 1, 1)).float()  # (D,)
-    return dict(mi=mi, mi_dataset=mi_dataset, mi_dataset_se=se, au=int((au_var >= delta).sum()), au_var=au_var)
+    kl_dims = kl_per_dim(mu.cpu().double(), logvar.cpu().double()).mean(0).float()          # (D,)
+    return dict(mi=mi, mi_dataset=mi_dataset, mi_dataset_se=se, mi_ceiling=math.log(len(mu)),
+                au=int((au_var >= delta).sum()), au_var=au_var, kl_dims=kl_dims)
 
 # %% ../nbs/05_metrics.ipynb #4cc579da
+def at_ceiling(mi: float, ceiling: float | None, within: float = 0.05) -> bool:
+    "Whether an MI estimate is within `within` (a fraction) of its ceiling log N: then it measures N, not the encoder."
+    return ceiling is not None and mi >= (1 - within) * ceiling
+
 def evaluate(model, batches, n_iw=500, chunk=100, delta=0.01, seed=0, max_logits=2**27, mi_samples=1):
     "All metrics, JSON-ready: elbo, rec, kl, ppl_elbo, nll, ppl, mi, mi_dataset(_se), au, au_var, n_sentences/tokens."
     if iter(batches) is batches: batches = list(batches)                     # a one-shot iterator: keep it
@@ -166,6 +175,7 @@ def evaluate(model, batches, n_iw=500, chunk=100, delta=0.01, seed=0, max_logits
     iw = iw_nll(model, batches, n_iw, chunk, seed, max_logits) if n_iw > 0 else dict(nll=None, ppl=None)
     post = mi_au(model, batches, delta, seed, mi_samples)                    # one encoder pass for MI and AU
     return dict(elbo=out["elbo"], rec=out["rec"], kl=out["kl"], ppl_elbo=out["ppl_elbo"], nll=iw["nll"], ppl=iw["ppl"],
-                mi=post["mi"], mi_dataset=post["mi_dataset"], mi_dataset_se=post["mi_dataset_se"], au=post["au"],
-                au_var=post["au_var"].tolist(),
+                mi=post["mi"], mi_dataset=post["mi_dataset"], mi_dataset_se=post["mi_dataset_se"],
+                mi_ceiling=post["mi_ceiling"], mi_at_ceiling=at_ceiling(post["mi_dataset"], post["mi_ceiling"]),
+                au=post["au"], au_var=post["au_var"].tolist(), kl_dims=post["kl_dims"].tolist(),
                 n_sentences=out["n_sentences"], n_tokens=out["n_tokens"])

@@ -57,6 +57,7 @@ class Preset:
     aggressive_inner: int = 100  # aggressive training: at most this many encoder steps per decoder step
     n_iw: int = 0                # importance samples of the test NLL (0: skip the IW-NLL)
     seeds: int = 1               # training seeds per setting, `seed`, `seed + 1`, ... (`Experiment.seed_grid`)
+    side_seeds: int = 0          # seeds of the settings outside a notebook's compared pair (0: `seeds`)
     autocast: int = 0            # 1: bfloat16 autocast with float32 weights (TrainConfig.autocast); 0: float32
     mi_samples: int = 1          # posterior samples per sentence in the MI estimate
     snapshots: int = 4           # synthetic: latent-code snapshots during training
@@ -93,7 +94,7 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
 
 # %% ../nbs/07_runs.ipynb #ac8b9c70
 EXPERIMENTS = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation", "collapse_map")
-SCALES = ("smoke", "small", "medium", "paper")
+SCALES = ("smoke", "small", "medium", "long", "paper")
 
 _PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=0,
             epochs=40,
@@ -111,6 +112,9 @@ _BASE = {
     "medium": dict(corpus="yahoo", max_train=0, max_eval=500, max_len=60, max_vocab=5000, emb_dim=128,
                    hidden_dim=256, latent_dim=32, dropout=0.5, word_dropout=0.5, max_steps=2000, lr=1e-3, n_iw=50,
                    mi_samples=8, seeds=3, autocast=1, aggressive_inner=15),
+    "long": dict(corpus="yelp_short", max_train=0, max_eval=5000, max_valid=2000, max_len=0, max_vocab=0, emb_dim=128,
+                 hidden_dim=256, latent_dim=32, dropout=0.5, word_dropout=0.0, max_steps=12000, lr=1e-3, n_iw=50,
+                 mi_samples=8, seeds=5, side_seeds=3, autocast=0, eval_every=3000, aggressive_inner=5),
     "paper": _PTB,
 }
 _EXPERIMENT = {
@@ -178,7 +182,7 @@ def override(cfg: RunConfig, **changes) -> RunConfig:
     return replace(cfg, **own, **{part: replace(getattr(cfg, part), **kw) for part, kw in parts.items() if kw})
 
 # %% ../nbs/07_runs.ipynb #f2fe374a
-ROW_KEYS = ("rec", "kl", "elbo", "ppl_elbo", "nll", "ppl", "mi", "mi_dataset", "mi_dataset_se", "au")
+ROW_KEYS = ("rec", "kl", "elbo", "ppl_elbo", "nll", "ppl", "mi", "mi_dataset", "mi_dataset_se", "mi_ceiling", "au")
 _FREE = ("device", "threads", "progress")   # settings that do not change a run's numbers
 
 def run_key(cfg: RunConfig) -> str:
@@ -218,7 +222,8 @@ def train_setting(name: str, cfg: RunConfig, root, corpus=None, n_iw: int = 0, m
                                 f"its checkpoint is in {run_dir}: run the notebook again to resume it")
     test = eval_batches(run.corpus, "test", cfg.data)
     m = evaluate(run.model, test, n_iw=n_iw, seed=cfg.train.seed, mi_samples=mi_samples)
-    row = {**{k: m[k] for k in ROW_KEYS}, "train_s": round(h.train["time_s"][-1], 2), "steps": run.total_steps}
+    row = {**{k: m[k] for k in ROW_KEYS}, "mi_at_ceiling": m["mi_at_ceiling"], "kl_dims": m["kl_dims"],
+           "train_s": round(h.train["time_s"][-1], 2), "steps": run.total_steps}
     save_json(dict(name=name, config=cfg.to_dict(), row=row), run_dir/"result.json")
     return Trained(name, cfg, run_dir, row, h)
 
@@ -360,11 +365,18 @@ def plan(self: Experiment, settings: dict):
 
 # %% ../nbs/07_runs.ipynb #0f52caaf
 @patch_to(Experiment)
-def seed_grid(self: Experiment, settings: dict, callbacks=()) -> dict:
-    "Every setting for each of the preset's `seeds` training seeds, seed by seed: name -> [`Trained`, one per seed]."
-    seeds = range(self.seed, self.seed + self.preset.seeds)
-    done = self.grid({f"{n}, seed {s}": {**ch, "seed": s} for s in seeds for n, ch in settings.items()}, callbacks)
-    return {n: [done[f"{n}, seed {s}"] for s in seeds] for n in settings}
+def seed_grid(self: Experiment, settings: dict, callbacks=(), side=()) -> dict:
+    """Every setting for each of the preset's `seeds` training seeds (the names in `side`: its `side_seeds`), seed by
+    seed: name -> [`Trained`, one per seed]."""
+    p = self.preset
+    n_seeds = {n: (p.side_seeds or p.seeds) if n in side else p.seeds for n in settings}
+    unknown = sorted(set(side) - set(settings))
+    if unknown: raise ValueError(f"side settings {unknown} are not among the settings {sorted(settings)}")
+    seeds = {n: range(self.seed, self.seed + k) for n, k in n_seeds.items()}
+    grid = {f"{n}, seed {s}": {**ch, "seed": s} for s in seeds[max(n_seeds, key=n_seeds.get)]
+            for n, ch in settings.items() if s in seeds[n]}
+    done = self.grid(grid, callbacks)
+    return {n: [done[f"{n}, seed {s}"] for s in seeds[n]] for n in settings}
 
 def per_seed(trained: dict, name: str, key: str) -> list:
     "The test metric `key` of setting `name`, one value per seed (in seed order)."
