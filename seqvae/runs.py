@@ -24,8 +24,9 @@ from .stats import at_least, conclude, mean_ci
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'with_overrides', 'preset', 'override',
            'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run',
-           'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'code_alive', 'fmt',
-           'kl_above', 'conclusion', 'judge', 'curves_of', 'cycle_ends', 'ints', 'floats', 'ablation_settings']
+           'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'alive',
+           'code_alive', 'fmt', 'kl_above', 'conclusion', 'judge', 'curves_of', 'cycle_ends', 'ints', 'floats',
+           'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -396,13 +397,19 @@ def verdicts(claims: dict, trained: dict, title: str) -> tuple[dict, str]:
     v = {k: test(trained) for k, (_, test) in claims.items()}
     return v, conclude(title, {k: text for k, (text, _) in claims.items()}, v)
 
-def code_alive(trained: dict) -> dict:
-    "The verdict on 'some setting keeps the code alive': the one with the largest KL reaches 1 nat and 2 active units."
-    best = max(trained, key=lambda n: sum(per_seed(trained, n, "kl")))
-    v = at_least(per_seed(trained, best, "kl"), 1.0, f"KL of {best}")
-    au = at_least(per_seed(trained, best, "au"), 2, f"active units of {best}")
-    return dict(verdict="holds" if v["verdict"] == au["verdict"] == "holds" else "fails",
-                evidence=f"{v['evidence']}; {au['evidence']}")
+def alive(trained: dict, name: str, kl: float = 1.0, au: int = 2) -> dict:
+    "The verdict on 'setting `name` keeps the code alive': over its seeds, KL >= `kl` nats and >= `au` active units."
+    v = [at_least(per_seed(trained, name, "kl"), kl, f"KL of {name}"),
+         at_least(per_seed(trained, name, "au"), au, f"active units of {name}")]
+    verdict = next((x["verdict"] for x in v if x["verdict"] != "holds"), "holds")
+    return dict(verdict=verdict, evidence="; ".join(x["evidence"] for x in v))
+
+def code_alive(trained: dict, names=None) -> dict:
+    "The verdict on 'some setting of `names` (None: all) keeps the code alive', each judged by `alive` on its own seeds."
+    per = {n: alive(trained, n) for n in (names or trained)}
+    kinds = [x["verdict"] for x in per.values()]
+    verdict = "holds" if "holds" in kinds else "fails" if "fails" in kinds else "untestable"
+    return dict(verdict=verdict, evidence=" | ".join(f"{n}: {x['verdict']} ({x['evidence']})" for n, x in per.items()))
 
 # %% ../nbs/07_runs.ipynb #56219d9d
 def fmt(v) -> str: return "–" if v is None else f"{v:.3g}"
