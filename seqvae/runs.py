@@ -25,8 +25,7 @@ from .stats import at_least, conclude, mean_ci
 __all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'with_overrides', 'preset', 'override',
            'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run',
            'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'alive',
-           'code_alive', 'fmt', 'kl_above', 'conclusion', 'judge', 'curves_of', 'cycle_ends', 'ints', 'floats',
-           'ablation_settings']
+           'code_alive', 'curves_of', 'cycle_ends', 'ints', 'floats', 'ablation_settings']
 
 # %% ../nbs/07_runs.ipynb #eab34e82
 @dataclass
@@ -70,6 +69,8 @@ class Preset:
     ratios: str = "0.25,0.5,0.75,1.0"        # ablation: R values
     shapes: str = "linear,cosine,sigmoid"    # ablation: ramp shapes
     word_dropouts: str = "0,0.25,0.5"        # collapse_map: word dropout values
+    schedules: str = "constant,cyclical"     # collapse_map: the beta schedules, the first the baseline
+    cycle_steps: str = ""                    # collapse_map: steps per cycle of the cyclical schedule ("": n_cycles)
     pool_kinds: str = "constant,cyclical"    # pooling: the beta schedules each encoder is trained with
 
     def to_dict(self) -> dict: return asdict(self)
@@ -120,9 +121,11 @@ _BASE = {
 }
 _EXPERIMENT = {
     "synthetic": {
-        "smoke": dict(corpus="synthetic:toy", emb_dim=16, hidden_dim=32, latent_dim=2, max_steps=1000, lr=1e-2, n_iw=0),
-        "small": _TOY_SMALL,
-        "medium": dict(_TOY_SMALL, seeds=1, autocast=0, max_eval=0, mi_samples=1),
+        "smoke": dict(corpus="synthetic:toy", emb_dim=16, hidden_dim=32, latent_dim=2, max_steps=1000, lr=1e-2, n_iw=0,
+                      seeds=3),
+        "small": dict(_TOY_SMALL, seeds=3),
+        "medium": dict(_TOY_SMALL, seeds=3, autocast=0, max_eval=0, mi_samples=1),
+        "long": dict(_TOY_SMALL, seeds=5, autocast=0, max_eval=0, mi_samples=1, eval_every=0, max_valid=0),
         "paper": dict(corpus="synthetic:toy", emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0, max_steps=40000,
                       epochs=0, lr=1e-3, n_iw=500, snapshots=8)},
     "lm_schedules": {},
@@ -130,11 +133,14 @@ _EXPERIMENT = {
                 "medium": dict(word_dropout=0.0, pool_kinds="constant", aggressive_inner=5), "paper": _HE},
     "beta_mi": {"small": dict(max_steps=1200), "medium": dict(betas="0,0.4,1"), "paper": _HE},
     "pretrain_classify": {"medium": dict(corpus="yelp_short", max_len=25, max_vocab=0, max_eval=2000),
+                          "long": dict(seeds=3),
                           "paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
-    "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine"),
+    "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine", seeds=2),
                  "small": dict(max_steps=1000, n_iw=0), "medium": dict(n_iw=0, seeds=1)},
     "collapse_map": {"smoke": dict(word_dropouts="0,0.5"), "small": dict(max_steps=1000, n_iw=0),
-                     "medium": dict(n_iw=0, seeds=1), "paper": dict(n_iw=0)},
+                     "medium": dict(n_iw=0, seeds=1), "paper": dict(n_iw=0),
+                     "long": dict(n_iw=0, seeds=3, schedules="monotonic,cyclical", cycle_steps="500,1000,3000",
+                                  word_dropouts="0,0.25")},
 }
 
 def with_overrides(p, overrides: dict, what: str = "preset"):
@@ -412,25 +418,7 @@ def code_alive(trained: dict, names=None) -> dict:
     return dict(verdict=verdict, evidence=" | ".join(f"{n}: {x['verdict']} ({x['evidence']})" for n, x in per.items()))
 
 # %% ../nbs/07_runs.ipynb #56219d9d
-def fmt(v) -> str: return "–" if v is None else f"{v:.3g}"
-
 COLLAPSED_KL = 0.1  # nats: below this a model's KL is read as collapse, and a larger KL than another's is no evidence
-
-def kl_above(a: dict, b: dict) -> bool:
-    "Row `a` has a larger KL than row `b` *and* is not collapsed: differences between collapsed KLs are noise."
-    return a["kl"] > b["kl"] and a["kl"] >= COLLAPSED_KL
-
-def conclusion(title: str, checks: list) -> str:
-    "Markdown: `title`, then one line per (claim, holds, numbers) saying whether the claim holds in this run."
-    lines = [title, ""] + [f"- {'Holds' if ok else '**Does not hold**'} here: {text} ({detail})."
-                           for text, ok, detail in checks]
-    n = sum(bool(ok) for _, ok, _ in checks)
-    return "\n".join(lines + ["", f"{n} of {len(checks)} claims hold in this run."])
-
-def judge(claims: dict, rows, title: str) -> tuple[dict, str]:
-    "Each claim `key: (statement, test)`, `test(rows) -> (holds, numbers)`: booleans by key, and the conclusion."
-    checks = [(text, *test(rows)) for text, test in claims.values()]
-    return {k: bool(ok) for k, (_, ok, _) in zip(claims, checks)}, conclusion(title, checks)
 
 def curves_of(history) -> dict:
     "The training records of a `History` that the figures use: step, rec, kl, beta, lr, elbo."

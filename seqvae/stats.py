@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 # %% auto #0
-__all__ = ['mean_ci', 'paired_t', 'greater', 'equivalent', 'at_least', 'at_most', 'conclude']
+__all__ = ['mean_ci', 'paired_t', 'greater', 'equivalent', 'same_or_better', 'at_least', 'at_most', 'conclude']
 
 # %% ../nbs/07b_stats.ipynb #fff6c1e0
 def mean_ci(values, level: float = 0.95) -> tuple[float | None, float | None]:
@@ -69,6 +69,15 @@ def equivalent(a, b, what: str, margin: float, alpha: float = 0.05) -> dict:
                 evidence=f"{what}: {ma:.4g} vs {mb:.4g}, mean difference {md:.3g} over {len(d)} seeds, "
                          f"{100 * (1 - 2 * alpha):.0f} % interval [{md - hw:.3g}, {md + hw:.3g}], margin ±{margin:.3g}, "
                          f"p = {max(p_low, p_high):.2g}" + (f"; {why}" if failed else " (within the margin)"))
+
+# %% ../nbs/07b_stats.ipynb #f1152a69
+def same_or_better(a, b, what: str, margin: float) -> dict:
+    "The verdict on 'a equals b within ±margin, or is higher' from paired values: `equivalent`, else `greater`."
+    same = equivalent(a, b, what, margin)
+    if same["verdict"] != "fails": return same
+    better = greater(a, b, what)
+    if better["verdict"] == "holds": return better
+    return dict(verdict="fails", evidence=f"{same['evidence']}; {better['evidence']}")
 
 # %% ../nbs/07b_stats.ipynb #4fafddfa
 def _threshold(values, threshold: float, what: str, above: bool) -> dict:

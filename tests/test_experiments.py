@@ -68,19 +68,22 @@ def test_summary_collects_every_experiment(runs):
 # Claims of the papers, asserted only where they held for every seed of a sweep at smoke scale (see the issue's note).
 
 def test_synthetic_cyclical_keeps_more_information_than_monotonic(runs):
-    """Fu et al. (2019), Fig. 3: final KL cyclical > monotonic, and the cyclical codes separate the sequences better
-    (5 of 5 seeds)."""
+    """Fu et al. (2019), Fig. 3: final KL cyclical > monotonic, and the cyclical codes separate the sequences better,
+    each by a paired test over the 3 smoke seeds (95 % intervals [0.32, 1.44] nats and [0.12, 0.51] when written)."""
     c = runs["synthetic"].results["claims"]
-    assert c["kl_cyclical_gt_monotonic"] and c["separation_cyclical_gt_monotonic"], runs["synthetic"].results["table"]
+    assert all(v["verdict"] in ("holds", "fails", "untestable") and v["evidence"] for v in c.values()), c
+    assert c["kl_cyclical_gt_monotonic"]["verdict"] == "holds", c["kl_cyclical_gt_monotonic"]
+    assert c["separation_cyclical_gt_monotonic"]["verdict"] == "holds", c["separation_cyclical_gt_monotonic"]
 
 def test_beta_sweep_covers_the_grid(runs):
-    """The KL >= MI claim is reported in results.json but not asserted: at smoke scale the estimate of MI exceeded KL
-    at collapsed points for 3 of 5 seeds (with He et al.'s one-draw estimate; the verdict now uses `mi_dataset`)."""
+    """KL >= MI is an assert inside the notebook (an identity of the estimator), not a claim; with the one smoke seed
+    the falls between neighbouring betas are untestable, and say so."""
     res = runs["beta_mi"].results
     assert [r["beta"] for r in res["table"]] == [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0]
-    assert res["kl_ge_mi"] == [r["kl_mean"] >= r["mi_dataset_mean"] for r in res["table"]]
+    assert "kl_ge_mi" not in res and "kl_ge_mi_everywhere" not in res["claims"]
     assert res["table"][0]["kl_mean"] > res["table"][-1]["kl_mean"]   # beta = 0 keeps far more KL (5 of 5 seeds)
-    assert res["claims"]["kl_falls_with_beta"]["verdict"] == "holds", res["claims"]["kl_falls_with_beta"]
+    assert res["claims"]["kl_falls_with_beta"]["verdict"] == "untestable", res["claims"]["kl_falls_with_beta"]
+    assert "one seed" in res["claims"]["kl_falls_with_beta"]["evidence"]
     assert res["seeds"] == [0] and {r["seed"] for r in res["runs"]} == {0}
 
 def test_collapse_map_draws_every_cell(runs):
@@ -91,4 +94,5 @@ def test_collapse_map_draws_every_cell(runs):
     for kind, wd in res["boundary"].items():
         alive = [r["word_dropout"] for r in res["table"] if r["schedule"] == kind and r["kl_mean"] >= 0.1]
         assert wd == (min(alive) if alive else None), (kind, wd, res["table"])
-    assert "collapse_map.png" in res["figures"] and set(res["claims"]) >= {"code_alive", "word_dropout_keeps_code"}
+    assert "collapse_map.png" in res["figures"] and set(res["claims"]) >= {"code_alive", "word_dropout_keeps_code",
+                                                                          "baseline_collapses_at_lowest"}
