@@ -211,6 +211,7 @@ class Trained:
     row: dict
     history: History
     reused: bool = False
+    stale_kl: bool = False   # reused, trained under autocast before the KL was computed in float32 (its loss's KL was bf16)
     def model(self, device="cpu"): return load_model(self.run_dir/"last.pt", device)
 
 # %% ../nbs/07_runs.ipynb #6e00f534
@@ -220,7 +221,8 @@ def train_setting(name: str, cfg: RunConfig, root, corpus=None, n_iw: int = 0, m
     run_dir = run_folder(root, name, cfg)
     if (run_dir/"result.json").is_file():
         done = load_json(run_dir/"result.json", "result of a trained setting")
-        return Trained(name, cfg, run_dir, done["row"], History.load(run_dir), reused=True)
+        stale = cfg.train.autocast and done.get("kl_precision") != "float32"   # trained with a bf16 KL (before the fix)
+        return Trained(name, cfg, run_dir, done["row"], History.load(run_dir), reused=True, stale_kl=stale)
     run = build(cfg, corpus)
     resume = (run_dir/"last.pt").exists()                     # else: nothing to resume, whatever a kill left there
     h = run.fit(run_dir=run_dir, resume=resume, overwrite=not resume, callbacks=callbacks)
@@ -231,7 +233,7 @@ def train_setting(name: str, cfg: RunConfig, root, corpus=None, n_iw: int = 0, m
     m = evaluate(run.model, test, n_iw=n_iw, seed=cfg.train.seed, mi_samples=mi_samples)
     row = {**{k: m[k] for k in ROW_KEYS}, "mi_at_ceiling": m["mi_at_ceiling"], "kl_dims": m["kl_dims"],
            "train_s": round(h.train["time_s"][-1], 2), "steps": run.total_steps}
-    save_json(dict(name=name, config=cfg.to_dict(), row=row), run_dir/"result.json")
+    save_json(dict(name=name, config=cfg.to_dict(), row=row, kl_precision="float32"), run_dir/"result.json")
     return Trained(name, cfg, run_dir, row, h)
 
 def run_grid(base: RunConfig, settings: dict, root, corpus=None, n_iw: int = 0, mi_samples: int = 1,
@@ -401,7 +403,11 @@ def seed_rows(trained: dict, keys=(*ROW_KEYS, "train_s")) -> list[dict]:
 def verdicts(claims: dict, trained: dict, title: str) -> tuple[dict, str]:
     "Each claim `key: (statement, test)`, `test(trained) -> {'verdict', 'evidence'}`: the verdicts and the conclusion."
     v = {k: test(trained) for k, (_, test) in claims.items()}
-    return v, conclude(title, {k: text for k, (text, _) in claims.items()}, v)
+    runs = [t for ts in trained.values() for t in (ts if isinstance(ts, list) else [ts])]
+    stale = sum(getattr(t, "stale_kl", False) is True for t in runs)
+    note = (f"\n\n{stale} of {len(runs)} runs were trained under autocast before the KL was computed in float32: "
+            "their training loss took a bfloat16 KL, wrong by more than a near-collapsed KL." if stale else "")
+    return v, conclude(title, {k: text for k, (text, _) in claims.items()}, v) + note
 
 def alive(trained: dict, name: str, kl: float = 1.0, au: int = 2) -> dict:
     "The verdict on 'setting `name` keeps the code alive': over its seeds, KL >= `kl` nats and >= `au` active units."
