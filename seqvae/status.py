@@ -4,14 +4,15 @@
 
 # %% ../nbs/09_status.ipynb #68777b6c
 from __future__ import annotations
-import os, socket, time
+import time
 from pathlib import Path
 from .history import JsonLog
 from .io import load_json
+from .lock import describe, holder, process_alive
 
 # %% auto #0
-__all__ = ['RUNNING_WITHIN_S', 'run_folders', 'process_alive', 'run_status', 'notebook_records', 'folder_status', 'grid_order',
-           'progress_line', 'plot_status']
+__all__ = ['RUNNING_WITHIN_S', 'run_folders', 'run_status', 'notebook_records', 'folder_status', 'grid_order', 'progress_line',
+           'plot_status']
 
 # %% ../nbs/09_status.ipynb #156f38fe
 RUNNING_WITHIN_S = 300   # a run whose log changed this recently, and that has not stopped, is taken as running
@@ -21,18 +22,12 @@ def run_folders(root) -> list[Path]:
     root = Path(root)
     return sorted({p.parent for name in ("log.jsonl", "last.pt") for p in root.rglob(name)})
 
-def process_alive(start: dict | None) -> bool | None:
-    "Whether the process that wrote the `start` record lives; None where that cannot be told (another host, no pid)."
-    if os.name != "posix" or not start or "pid" not in start or start.get("host") != socket.gethostname(): return None
-    try: os.kill(start["pid"], 0)                          # signal 0: a check, nothing is sent
-    except ProcessLookupError: return False
-    except PermissionError: return True                    # alive, under another user
-    return True
-
-def _state(run_dir: Path, last: dict | None, start: dict | None, now: float) -> tuple[str, str | None]:
+def _state(run_dir: Path, last: dict | None, start: dict | None, now: float, held: dict | None
+           ) -> tuple[str, str | None]:
     if (run_dir/"result.json").is_file(): return "done", None
     if last is not None and last["kind"] == "stop" and last.get("reason") != "interrupted": return "done", None
     if last is not None and last["kind"] == "failed": return "failed", last.get("error")
+    if held and process_alive(held): return "running", None                    # its writer holds the folder
     log, alive = run_dir/"log.jsonl", process_alive(start)
     if last is None or last["kind"] != "stop":                                  # not stopped on purpose
         recent = log.exists() and now - log.stat().st_mtime < RUNNING_WITHIN_S
@@ -47,7 +42,8 @@ def run_status(run_dir, root=None, now: float | None = None) -> dict:
     log = JsonLog.read(run_dir/"log.jsonl") if (run_dir/"log.jsonl").is_file() else []
     train, valid = [r for r in log if r["kind"] == "train"], [r for r in log if r["kind"] == "valid"]
     starts = [r for r in log if r["kind"] == "start"]
-    state, error = _state(run_dir, log[-1] if log else None, starts[-1] if starts else None, now)
+    held = holder(run_dir)                                                 # the process that writes it, if any
+    state, error = _state(run_dir, log[-1] if log else None, starts[-1] if starts else None, now, held)
     step, total = (train[-1]["step"] if train else 0), (starts[-1]["total_steps"] if starts else None)
     took = train[-1].get("time_s") if train else None
     left = None
@@ -59,7 +55,8 @@ def run_status(run_dir, root=None, now: float | None = None) -> dict:
     return dict(run=str(run_dir.relative_to(root)) if root else str(run_dir), state=state, error=error, step=step,
                 total_steps=total, best_valid_elbo=best and best.get("elbo"), kl=last.get("kl"), au=last.get("au"),
                 kl_from="valid" if valid else ("test" if last else None), time_s=took, left_s=left,
-                train_kl=train[-1].get("kl") if train else None, train_rec=train[-1].get("rec") if train else None)
+                train_kl=train[-1].get("kl") if train else None, train_rec=train[-1].get("rec") if train else None,
+                held_by=held and describe(held))
 
 # %% ../nbs/09_status.ipynb #4aa1c624
 def notebook_records(root) -> list[dict]:

@@ -22,6 +22,7 @@ from .runtime import (to_device, autocast, rng_state, set_rng_state, seed_everyt
                             deferred_interrupt, init_distributed)
 from .checkpoint import CKPT_FORMAT, CheckpointError, save_checkpoint, load_checkpoint, config_of, check_model
 from .history import History, JsonLog, show_progress, progress_bar
+from .lock import hold_folder
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'make_optimizer', 'steps_per_epoch', 'total_steps', 'TrainState', 'Trainer', 'run_schedule',
@@ -447,12 +448,14 @@ def fit(model, train_batches, valid_batches=None, cfg: TrainConfig | None = None
         overwrite: bool = False, callbacks=(), optimizer=None, evaluator=evaluate, fingerprint=None) -> History:
     "Train `model` (see the protocol above) on `train_batches`, validating on `valid_batches`; its `History`."
     cfg = cfg or TrainConfig()
-    with process_settings(cfg.threads, cfg.flush_denormal, cfg.deterministic):
+    with process_settings(cfg.threads, cfg.flush_denormal, cfg.deterministic), contextlib.ExitStack() as held:
         trainer = Trainer(model, train_batches, valid_batches, cfg, run_dir, callbacks, optimizer, evaluator,
                           fingerprint)
         failed = None
         if trainer.writes:
-            try: prepare_run_dir(trainer.run_dir, resume, overwrite)
+            try:
+                held.enter_context(hold_folder(trainer.run_dir, "run folder"))   # one writer, until fit returns
+                prepare_run_dir(trainer.run_dir, resume, overwrite)
             except Exception as e: failed = e
         if trainer.agree(failed is not None)[0]:
             raise failed or CheckpointError(f"process 0 could not prepare {trainer.run_dir}")

@@ -98,4 +98,4 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
     ck = torch.load(tmp_path/"parts"/"last.pt", weights_only=True)
     assert ck["world_size"] == 2 and len(ck["rng"]) == 2 and ck["state"]["step"] == 6
     assert sorted(p.name for p in (tmp_path/"straight").iterdir()) == \
-        ["best.pt", "history.json", "last.pt", "log.jsonl"]
+        [".lock", "best.pt", "history.json", "last.pt", "log.jsonl"]          # .lock: process 0 held the folder
