@@ -10,6 +10,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from .experiment import NotebookJob, check_jobs, run_notebooks, notebook_parameters
 from .io import load_json, save_json, project_root
+from .lock import FolderLockError, hold_folder
 from .runs import SCALES
 
 # %% auto #0
@@ -115,19 +116,20 @@ def reproduce(out=None, scale="small", only=None, workers=2, device="auto", para
     out = Path(out or Path("runs")/scale).resolve()
     jobs, board = reproduce_jobs(out, scale, only, device, params, notebooks), Board(stream)
     t0, record = time.time(), out/"reproduce.json"
-    earlier = load_json(record, "record of `seqvae reproduce`")["runs"] if record.exists() else []   # earlier runs
-    board.event("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
-    def save(results):
-        names = {r.name for r in results}
-        runs = [r for r in earlier if r["name"] not in names] + [r.to_dict() for r in results]
-        save_json({"scale": scale, "wall_time_s": time.time() - t0,
-                   "runs": sorted(runs, key=lambda r: r["name"] in RUN_LAST)}, record)
-    first, last = [j for j in jobs if j.name not in RUN_LAST], [j for j in jobs if j.name in RUN_LAST]
-    with _watching({j.name: j.out_dir for j in jobs}, progress_every, board) as update:
-        results = run_notebooks(first, workers=workers, skip_done=not force, on_update=update) if first else []
-        save(results)                                   # the summary reads the others' results, and reproduce.json
-        results += run_notebooks(last, workers=1, skip_done=False, on_update=update) if last else []
-        save(results)
+    with hold_folder(out, "output folder"):            # one `seqvae reproduce` per --out; let go on every way out
+        earlier = load_json(record, "record of `seqvae reproduce`")["runs"] if record.exists() else []  # earlier runs
+        board.event("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
+        def save(results):
+            names = {r.name for r in results}
+            runs = [r for r in earlier if r["name"] not in names] + [r.to_dict() for r in results]
+            save_json({"scale": scale, "wall_time_s": time.time() - t0,
+                       "runs": sorted(runs, key=lambda r: r["name"] in RUN_LAST)}, record)
+        first, last = [j for j in jobs if j.name not in RUN_LAST], [j for j in jobs if j.name in RUN_LAST]
+        with _watching({j.name: j.out_dir for j in jobs}, progress_every, board) as update:
+            results = run_notebooks(first, workers=workers, skip_done=not force, on_update=update) if first else []
+            save(results)                               # the summary reads the others' results, and reproduce.json
+            results += run_notebooks(last, workers=1, skip_done=False, on_update=update) if last else []
+            save(results)
     for r in results:
         detail = r.error.strip().splitlines()[-1] if r.status == "failed" and r.error else r.results_path
         print(f"{r.name:24s} {r.status:8s} {r.duration_s:8.1f}s  {detail}")
@@ -273,20 +275,22 @@ def train_command(args) -> int:
     from seqvae.train import prepare_run_dir
     out, cfg = Path(args.out), run_config(args)
     run = build(cfg)
-    if args.resume and not (out/"last.pt").is_file():
-        raise FileNotFoundError(f"--resume: {out} holds no checkpoint to continue (no last.pt); "
-                                "run without --resume to start the run (with --overwrite to clear what is there)")
-    prepare_run_dir(out, args.resume, args.overwrite, extra=TRAIN_FILES)   # refuses before anything in `out` changes
-    if args.overwrite:
-        for old in out.glob("metrics_*.json"): old.unlink()             # the old run's evaluations go with it
-    if not args.resume:
-        run.corpus.vocab.save(out/"vocab.json")
-        save_json(dict(config=cfg.to_dict(), split_note=run.corpus.split_note, command=sys.argv), out/"run.json")
-    h = run.fit(run_dir=out, resume=args.resume, overwrite=args.overwrite)
-    from matplotlib.figure import Figure    # no pyplot: leaves the caller's backend alone
-    fig = Figure(figsize=(13, 3.2))
-    plot_history(h, fig.subplots(1, 3))
-    fig.savefig(out/"curves.png", dpi=100)
+    no_checkpoint = FileNotFoundError(f"--resume: {out} holds no checkpoint to continue (no last.pt); run without "
+                                      "--resume to start the run (with --overwrite to clear what is there)")
+    if args.resume and not out.is_dir(): raise no_checkpoint            # refused without making the folder
+    with hold_folder(out, "run folder"):             # one writer: another `seqvae train` into `out` is refused
+        if args.resume and not (out/"last.pt").is_file(): raise no_checkpoint
+        prepare_run_dir(out, args.resume, args.overwrite, extra=TRAIN_FILES)   # refuses before anything changes
+        if args.overwrite:
+            for old in out.glob("metrics_*.json"): old.unlink()         # the old run's evaluations go with it
+        if not args.resume:
+            run.corpus.vocab.save(out/"vocab.json")
+            save_json(dict(config=cfg.to_dict(), split_note=run.corpus.split_note, command=sys.argv), out/"run.json")
+        h = run.fit(run_dir=out, resume=args.resume, overwrite=args.overwrite)   # holds `out` again: passes through
+        from matplotlib.figure import Figure    # no pyplot: leaves the caller's backend alone
+        fig = Figure(figsize=(13, 3.2))
+        plot_history(h, fig.subplots(1, 3))
+        fig.savefig(out/"curves.png", dpi=100)
     print(json.dumps(dict(run_dir=str(out), stop_reason=h.stop_reason, best_step=h.best_step,
                           best_valid_elbo=h.best_elbo, interrupted=h.interrupted)))
     return 130 if h.interrupted else 0
@@ -413,15 +417,20 @@ def checksums(folder=None) -> int:
 
 def status(folder, plot=None) -> int:
     "`seqvae status DIR`: a table of every run in `DIR` (and the notebooks' records); status 0 when all finished."
+    from seqvae.lock import describe, holder
     from seqvae.status import folder_status, plot_status
     if not Path(folder).is_dir(): raise FileNotFoundError(f"{folder}: not a folder")
     runs, notebooks, finished = folder_status(folder)
-    if not runs and not notebooks: raise FileNotFoundError(f"{folder}: no run folders (log.jsonl or last.pt) in it")
+    held = holder(folder)                                  # `seqvae reproduce` (or `seqvae train`) writing into it
+    if not (runs or notebooks or held):
+        raise FileNotFoundError(f"{folder}: no run folders (log.jsonl or last.pt) in it")
     from seqvae.summary import markdown_table
     print(markdown_table([{"run": r["run"], "state": r["state"] + (f": {r['error']}" if r["error"] else ""),
                            "step": f"{r['step']} of {r['total_steps']}" if r["total_steps"] else r["step"],
                            "best valid ELBO": r["best_valid_elbo"], "KL": r["kl"], "AU": r["au"], "from": r["kl_from"],
-                           "time (s)": r["time_s"], "left (s)": r["left_s"]} for r in runs]), end="")
+                           "time (s)": r["time_s"], "left (s)": r["left_s"],
+                           **({"held by": r["held_by"]} if r["held_by"] else {})} for r in runs]), end="")
+    if held and not any(r["run"] == "." for r in runs): print(f"{folder}: held by {describe(held)}")
     for n in notebooks:
         why = f" ({n['error'].strip().splitlines()[0]})" if n["error"] else ""
         print(f"notebook {n['name']}: {n['status']}{why}")
@@ -449,6 +458,6 @@ def main(argv=None) -> int:
         if args.command == "readme":
             from seqvae.readme import write_readme
             return write_readme(check=args.check)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, FolderLockError) as e:
         print(f"seqvae {args.command}: error: {e}", file=sys.stderr)
         return 2
