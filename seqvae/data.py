@@ -4,7 +4,7 @@
 
 # %% ../nbs/00b_data.ipynb #45c56063
 from __future__ import annotations
-import json, os
+import codecs, json, os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PAD', 'BOS', 'EOS', 'UNK', 'SPECIALS', 'UNK_ALIASES', 'CORPORA', 'Vocab', 'ReadReport', 'read_lines', 'read_labels',
-           'Corpus', 'Batch', 'pad_batch', 'Batches', 'read_dialogs', 'load_corpus', 'corpus_stats', 'plot_lengths']
+__all__ = ['PAD', 'BOS', 'EOS', 'UNK', 'SPECIALS', 'UNK_ALIASES', 'CORPORA', 'Vocab', 'ReadReport', 'read_text_bytes',
+           'read_lines', 'read_labels', 'Corpus', 'Batch', 'pad_batch', 'Batches', 'read_dialogs', 'load_corpus',
+           'corpus_stats', 'plot_lengths']
 
 # %% ../nbs/00b_data.ipynb #f38c045a
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -94,6 +95,10 @@ def _check_on_bad(on_bad):
     if on_bad not in ("error", "skip"): raise ValueError(f"on_bad must be 'error' or 'skip', got {on_bad!r}")
 
 # %% ../nbs/00b_data.ipynb #20d3d6ba
+def read_text_bytes(path) -> bytes:
+    "The bytes of text file `path` less a leading UTF-8 byte-order mark, as `utf-8-sig` reads it: a BOM is not a word."
+    return Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
+
 def read_lines(path, max_tokens: int | None = None, on_bad: str = "error", lower: bool = False):
     "Read one whitespace-tokenised sentence per line. Returns `(sentences, kept_line_numbers, ReadReport)`."
     _check_on_bad(on_bad)
@@ -102,7 +107,7 @@ def read_lines(path, max_tokens: int | None = None, on_bad: str = "error", lower
     if os.path.lexists(path) and not path.exists():
         raise FileNotFoundError(f"{path}: a symbolic link to nothing (or a loop of links), not a text file")
     if not path.is_file(): raise FileNotFoundError(f"{path}: file not found")
-    raw = path.read_bytes()
+    raw = read_text_bytes(path)
     if not raw.strip(): raise DataError(f"{path}: file is empty")
     rep, sents, kept = ReadReport(str(path)), [], []
     for i, line in enumerate(raw.splitlines(), start=1):
@@ -130,7 +135,7 @@ def read_labels(path, text_path, n_text_lines: int, kept: list[int]) -> list[int
     "Integer labels from `path`, one per line of `text_path`, aligned with the kept text lines."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: label file not found")
-    try: lines = path.read_text(encoding="utf-8").splitlines()
+    try: lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as e:
         line = path.read_bytes()[:e.start].count(b"\n") + 1
         raise DataError(f"{path}, line {line}: bytes that are not UTF-8 in a label file") from None
@@ -335,7 +340,7 @@ def read_dialogs(path, max_tokens: int | None = None, on_bad: str = "error", low
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: file not found")
     rep, dialogs = ReadReport(str(path)), []
-    for i, line in enumerate(path.read_bytes().splitlines(), start=1):
+    for i, line in enumerate(read_text_bytes(path).splitlines(), start=1):
         rep.n_lines += 1
         try: d = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:

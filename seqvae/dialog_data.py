@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 import torch
-from .data import PAD, Vocab, pad_batch
+from .data import PAD, Vocab, pad_batch, read_text_bytes
 from .sources import CorpusUnavailable, DataError, corpus_file, data_root
 
 # %% auto #0
@@ -77,7 +77,7 @@ def read_swda(path, max_dialogs: int | None = None) -> list[Dialog]:
     path = Path(path)
     if not path.is_file(): raise CorpusUnavailable(f"{path}: file not found")
     out = []
-    for i, line in enumerate(path.read_bytes().splitlines(), start=1):
+    for i, line in enumerate(read_text_bytes(path).splitlines(), start=1):       # a byte-order mark dropped
         if max_dialogs is not None and len(out) >= max_dialogs: break
         if line.strip(): out.append(parse_dialog(line, f"{path}, line {i}"))
     if not out: raise DataError(f"{path}: holds no dialog")

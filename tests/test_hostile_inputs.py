@@ -80,3 +80,36 @@ def test_checksums_of_a_data_folder(tmp_path):
     r = seqvae("checksums", str(tmp_path))
     assert r.returncode == 1 and "ptb/ptb.valid.txt" in r.stdout and "DIFFERS from sha256:c9fe6985" in r.stdout, r
     refused(seqvae("checksums", str(tmp_path/"nothing")), "no corpus folders with files")
+
+DIALOG = {"A": {"age": 47, "education": " 2", "sex": ' "MALE"'}, "B": {"age": 53, "education": " 1", "sex": ' "FEMALE"'},
+          "topic": '"MUSIC"', "utts": [["A", "w37 do you like it", ["yes-no-question", [0, 1, 0, 0]]],
+                                       ["B", "w37 i do", ["yes_answers", [0, 1, 0, 0]]]]}
+
+def test_a_byte_order_mark_is_not_a_word(tmp_path):
+    "Corpus, label and Switchboard files saved with a UTF-8 BOM and CRLF line ends read as the same files without."
+    from seqvae.data import load_corpus
+    from seqvae.dialog_data import load_dialog_corpus
+    text = {s: "".join(f"w37 w{(7 * k + i) % 40} x{k % 5}\n" for k in range(30))
+            for i, s in enumerate(("train", "valid", "test"))}
+    def save(path, s, bom, nl):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bom + s.replace("\n", nl).encode("utf-8"))
+    for name, bom, nl in (("plain", b"", "\n"), ("windows", b"\xef\xbb\xbf", "\r\n")):
+        root = tmp_path/name
+        for s, t in text.items():
+            save(root/"folder"/f"{s}.txt", t, bom, nl)                       # a corpus folder
+            save(root/"folder"/f"{s}.labels", "".join(f"{k % 2}\n" for k in range(30)), bom, nl)
+            save(root/"ptb"/f"ptb.{s}.txt", t, bom, nl)                      # a named corpus
+            save(root/"swda"/f"{s}.jsonl", (json.dumps(DIALOG) + "\n") * 3, bom, nl)   # Switchboard JSON lines
+    corpora = {name: [load_corpus(str(tmp_path/name/"folder")), load_corpus("ptb", root=tmp_path/name, download=False),
+                      load_corpus("swda", root=tmp_path/name, download=False)] for name in ("plain", "windows")}
+    for plain, windows in zip(corpora["plain"], corpora["windows"]):
+        assert windows.vocab.itos == plain.vocab.itos and windows.train == plain.train, windows.vocab.itos
+        assert windows.labels == plain.labels and "w37" in windows.vocab.itos
+        assert not any("\ufeff" in w for w in windows.vocab.itos)
+    dialogs = {name: load_dialog_corpus("swda", root=tmp_path/name) for name in ("plain", "windows")}
+    assert dialogs["windows"].vocab.itos == dialogs["plain"].vocab.itos and "w37" in dialogs["windows"].vocab.itos
+    r = seqvae("train", "--out", str(tmp_path/"run"), "--corpus", str(tmp_path/"windows"/"folder"), "--max-steps", "1",
+               *SMALL[2:])                                                   # and from the command line
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path/"run"/"vocab.json").read_text())["itos"] == corpora["plain"][0].vocab.itos
