@@ -16,6 +16,7 @@ from .config import DataConfig, RunConfig, TrainConfig
 from .experiment import write_results
 from .history import History
 from .io import load_json, save_json
+from .lock import hold_folder
 from .metrics import evaluate
 from .model import VAEConfig
 from .schedules import ScheduleConfig
@@ -223,17 +224,18 @@ def train_setting(name: str, cfg: RunConfig, root, corpus=None, n_iw: int = 0, m
         done = load_json(run_dir/"result.json", "result of a trained setting")
         stale = cfg.train.autocast and done.get("kl_precision") != "float32"   # trained with a bf16 KL (before the fix)
         return Trained(name, cfg, run_dir, done["row"], History.load(run_dir), reused=True, stale_kl=stale)
-    run = build(cfg, corpus)
-    resume = (run_dir/"last.pt").exists()                     # else: nothing to resume, whatever a kill left there
-    h = run.fit(run_dir=run_dir, resume=resume, overwrite=not resume, callbacks=callbacks)
-    if h.interrupted:
-        raise KeyboardInterrupt(f"setting {name!r} stopped at step {h.train['step'][-1] if h.train else 0}; "
-                                f"its checkpoint is in {run_dir}: run the notebook again to resume it")
-    test = eval_batches(run.corpus, "test", cfg.data)
-    m = evaluate(run.model, test, n_iw=n_iw, seed=cfg.train.seed, mi_samples=mi_samples)
-    row = {**{k: m[k] for k in ROW_KEYS}, "mi_at_ceiling": m["mi_at_ceiling"], "kl_dims": m["kl_dims"],
-           "train_s": round(h.train["time_s"][-1], 2), "steps": run.total_steps}
-    save_json(dict(name=name, config=cfg.to_dict(), row=row, kl_precision="float32"), run_dir/"result.json")
+    with hold_folder(run_dir, "run folder"):                  # one writer from training to result.json
+        run = build(cfg, corpus)
+        resume = (run_dir/"last.pt").exists()                 # else: nothing to resume, whatever a kill left there
+        h = run.fit(run_dir=run_dir, resume=resume, overwrite=not resume, callbacks=callbacks)
+        if h.interrupted:
+            raise KeyboardInterrupt(f"setting {name!r} stopped at step {h.train['step'][-1] if h.train else 0}; "
+                                    f"its checkpoint is in {run_dir}: run the notebook again to resume it")
+        test = eval_batches(run.corpus, "test", cfg.data)
+        m = evaluate(run.model, test, n_iw=n_iw, seed=cfg.train.seed, mi_samples=mi_samples)
+        row = {**{k: m[k] for k in ROW_KEYS}, "mi_at_ceiling": m["mi_at_ceiling"], "kl_dims": m["kl_dims"],
+               "train_s": round(h.train["time_s"][-1], 2), "steps": run.total_steps}
+        save_json(dict(name=name, config=cfg.to_dict(), row=row, kl_precision="float32"), run_dir/"result.json")
     return Trained(name, cfg, run_dir, row, h)
 
 def run_grid(base: RunConfig, settings: dict, root, corpus=None, n_iw: int = 0, mi_samples: int = 1,
