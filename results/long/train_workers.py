@@ -1,28 +1,48 @@
-"""The task list that trains the `long` lm_schedules settings in two processes, kept for provenance and to resume.
+"""The task list that trains the `long` settings of an experiment notebook in two processes, kept for provenance and
+to resume. Usage: python results/long/train_workers.py [lm_schedules|collapse_map|pretrain_classify]
 
-Start two of these side by side (each claims a task with os.mkdir, so no setting is trained twice):
+Start two of these side by side (each claims a task with os.mkdir, so no setting is trained twice; each run folder
+is also locked by the process training it):
 
     mkdir -p /tmp/work/claims_long
     SEQVAE_DATA=... .venv/bin/python results/long/train_workers.py > /tmp/work/worker_a.log 2>&1 &
     SEQVAE_DATA=... .venv/bin/python results/long/train_workers.py > /tmp/work/worker_b.log 2>&1 &
 
 A finished setting is reused (its result.json), an unfinished one resumes from its last checkpoint. The settings are
-read from the notebook's own `SETTINGS` cell and trained by its own `Experiment.seed_grid` names and preset, so the
-notebook (`seqvae reproduce --scale long --only lm_schedules --out results/long`) reuses every one."""
-import json, os, sys, time, traceback
+read from the notebook's own `SETTINGS` cell and trained under its own `Experiment.seed_grid` names and preset, so
+the notebook (`seqvae reproduce --scale long --only NAME --out results/long`) reuses every one. A setting whose
+configuration equals a finished lm_schedules run (same run key) is copied from there, not trained again."""
+import json, os, shutil, sys, time, traceback
 from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 os.chdir(REPO)
-from seqvae.runs import setup
-CLAIMS = Path(os.environ.get("SEQVAE_CLAIMS", "/tmp/work/claims_long"))
-ex = setup("lm_schedules", dict(scale="long", seed=0, device="cpu", threads=1, out_dir=str(REPO/"results/long/lm_schedules")))
-cell = next("".join(c["source"]) for c in json.loads((REPO/"nbs/experiments/lm_schedules.ipynb").read_text())["cells"]
+from seqvae.runs import setup, floats, ints, run_folder, override
+NAME = sys.argv[1] if len(sys.argv) > 1 else "lm_schedules"
+CLAIMS = Path(os.environ.get("SEQVAE_CLAIMS", f"/tmp/work/claims_long{'' if NAME == 'lm_schedules' else '_' + NAME}"))
+OUT = REPO/"results"/"long"
+ex = setup(NAME, dict(scale="long", seed=0, device="cpu", threads=1, out_dir=str(OUT/NAME)))
+cell = next("".join(c["source"]) for c in json.loads((REPO/f"nbs/experiments/{NAME}.ipynb").read_text())["cells"]
             if c["cell_type"] == "code" and "SETTINGS = {" in "".join(c["source"]))
-scope = {"ex": ex}
+scope = {"ex": ex, "floats": floats, "ints": ints}
 exec(cell, scope)                                              # p = ex.preset; SETTINGS = {...}, as the notebook runs it
 SETTINGS, p = scope["SETTINGS"], ex.preset
-pair, side = ("monotonic", "cyclical"), ("constant", "cyclical + lr restarts")
-tasks = [(n, s) for s in range(p.seeds) for n in pair] + [(n, s) for s in range(p.side_seeds) for n in side]
+if NAME == "lm_schedules":                                     # the compared pair first, then the side settings
+    pair, side = ("monotonic", "cyclical"), ("constant", "cyclical + lr restarts")
+    tasks = [(n, s) for s in range(p.seeds) for n in pair] + [(n, s) for s in range(p.side_seeds) for n in side]
+else: tasks = [(n, s) for s in range(p.seeds) for n in SETTINGS]
+
+def copy_from_lm_schedules(name: str, seed: int) -> bool:
+    "Copy a finished lm_schedules run folder with the same run key into this setting's folder; True when copied."
+    target = run_folder(ex.out/"runs", f"{name}, seed {seed}", override(ex.base, **{**SETTINGS[name], "seed": seed}))
+    key = target.name.rsplit("-", 1)[1]
+    need = ("result.json", "last.pt") if NAME == "pretrain_classify" else ("result.json",)   # it reloads the model
+    found = [d for d in (OUT/"lm_schedules"/"runs").glob(f"*-{key}") if all((d/f).is_file() for f in need)]
+    if not found or target.exists(): return False
+    skip = (".lock", "lock.json") + (() if NAME == "pretrain_classify" else ("*.pt",))
+    shutil.copytree(found[0], target, ignore=shutil.ignore_patterns(*skip))
+    print("copied", found[0].name, "->", target.name, flush=True)
+    return True
+
 CLAIMS.mkdir(parents=True, exist_ok=True)
 for i, (name, seed) in enumerate(tasks):
     try: (CLAIMS/f"{i:02d}").mkdir()
@@ -30,9 +50,9 @@ for i, (name, seed) in enumerate(tasks):
     t0 = time.time()
     print(time.strftime("%H:%M:%S"), "start", i, name, seed, flush=True)
     try:
+        if NAME != "lm_schedules": copy_from_lm_schedules(name, seed)
         t = ex.grid({f"{name}, seed {seed}": {**SETTINGS[name], "seed": seed}})
         print({k: {m: v.row.get(m) for m in ("kl", "au", "elbo", "nll", "mi_dataset")} for k, v in t.items()}, flush=True)
     except Exception:
         traceback.print_exc()
     print(time.strftime("%H:%M:%S"), "end", i, f"{(time.time() - t0) / 60:.1f} min", flush=True)
-    sys.stdout.flush()
