@@ -51,13 +51,17 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mu.pow(2) + torch.expm1(logvar) - logvar).sum(-1)    # (B,); expm1: exact near logvar = 0
 
 # %% ../nbs/02_elbo.ipynb #964fde8b
-def log_aggregate_posterior(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 2**22) -> Tensor:
-    "Implements Eq. (2.9): log q(z) = logsumexp_n log q(z|x_n) - log N, for z (..., D) against mu, logvar (N, D)."
-    N, flat = mu.shape[0], z.reshape(-1, z.shape[-1])  # (M, D)
-    rows = max(1, chunk // (N * mu.shape[-1]))        # bounds memory at ~chunk elements
-    out = [torch.logsumexp(log_normal_diag(zc.unsqueeze(1), mu, logvar), dim=-1)  # (m, N) -> (m,)
+def log_aggregate_posterior(z: Tensor, mu: Tensor, logvar: Tensor, chunk: int = 2**22, dtype=None) -> Tensor:
+    """Implements Eq. (2.9): log q(z) = logsumexp_n log q(z|x_n) - log N, for z (..., D) against mu, logvar (N, D);
+    each log q(z|x_n) by Eq. (2.9b) as two products in float64, in chunks of about `chunk` (m, N) entries; the result
+    in `dtype` (None: z's)."""
+    N, D = mu.shape
+    flat, mu64, prec = z.reshape(-1, D).double(), mu.double(), torch.exp(-logvar.double())  # (M, D), (N, D), (N, D)
+    const = -0.5 * (D * LOG_2PI + logvar.double().sum(-1) + (mu64.pow(2) * prec).sum(-1))  # (N,)
+    rows = max(1, chunk // N)                                                                # bounds memory
+    out = [torch.logsumexp(const - 0.5 * zc.pow(2) @ prec.T + zc @ (mu64 * prec).T, dim=-1)   # (m, N) -> (m,)
            for zc in flat.split(rows)]
-    return (torch.cat(out) - math.log(N)).reshape(z.shape[:-1])  # z.shape[:-1]
+    return (torch.cat(out) - math.log(N)).to(dtype or z.dtype).reshape(z.shape[:-1])        # z.shape[:-1]
 
 # %% ../nbs/02_elbo.ipynb #23d395ed
 def kl_decomposition(mu: Tensor, logvar: Tensor, n_samples: int = 16) -> dict:

@@ -100,8 +100,8 @@ def mi_terms(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
     "Eq. (5.5) per draw (B, K): log q(z_ik|x_i) - log q(z_ik), z_ik ~ q(z|x_i); q(z) from the `_ref` rows."
     mu_ref, logvar_ref = (mu, logvar) if mu_ref is None else (mu_ref, logvar_ref)
     z = reparameterize(mu, logvar, n_samples)                                # (B, K, D)
-    log_qz_x = log_normal_diag(z, mu[:, None], logvar[:, None])               # (B, K): shares the draw with log q(z)
-    return log_qz_x - log_aggregate_posterior(z, mu_ref, logvar_ref)          # (B, K)
+    log_qz_x = log_normal_diag(z.double(), mu.double()[:, None], logvar.double()[:, None])  # (B, K): the same draw
+    return log_qz_x - log_aggregate_posterior(z, mu_ref, logvar_ref, dtype=torch.float64)  # (B, K), float64
 
 def mi_estimate(mu, logvar, mu_ref=None, logvar_ref=None, n_samples=1):
     "Eqs. (5.4)-(5.5): the mean of `mi_terms`, the MI estimate in nats."
