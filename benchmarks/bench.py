@@ -257,16 +257,18 @@ def ref_iw_log_px(model: RefVAE, seqs, n_iw=500, chunk=100) -> tuple[torch.Tenso
 
 
 @torch.no_grad()
-def ref_mi_au(model: RefVAE, batches, delta=0.01) -> tuple[float, int]:
-    "(MI in nats, active units) from equal-length batches x (B, T), as He et al.'s calc_mi and calc_au."
+def ref_mi_au(model: RefVAE, batches, delta=0.01, sampled=False) -> tuple[float, int]:
+    """(MI in nats, active units) from equal-length batches x (B, T), as He et al.'s calc_mi and calc_au; `sampled`:
+    log q(z_i|x_i) at the draw in place of the closed-form entropy (seqvae's form, the same expectation)."""
     model.eval()
     mi, n, mus = 0.0, 0, []
     for x in batches:
         mu, logvar = model.encode(x)                                    # (B, D) each
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()            # (B, D)
-        neg_h = (-0.5 * math.log(2 * math.pi) - 0.5 * (1 + logvar)).sum(-1).mean()
         dev = z[:, None] - mu[None]                                     # (B, B, D)
         log_q = -0.5 * (dev.pow(2) / logvar.exp()[None] + logvar[None] + math.log(2 * math.pi)).sum(-1)  # (B, B)
+        closed = (-0.5 * math.log(2 * math.pi) - 0.5 * (1 + logvar)).sum(-1)   # (B,) -H(q(z|x_i))
+        neg_h = log_q.diagonal().mean() if sampled else closed.mean()
         log_qz = torch.logsumexp(log_q, 1) - math.log(len(x))           # (B,)
         mi += float(neg_h - log_qz.mean()) * len(x)
         n += len(x)

@@ -114,7 +114,11 @@ def run_lstm(lstm: nn.LSTM, inp, state=None, in_autocast: bool | None = None):
     "`lstm(inp, state)`; inside an autocast region, in float32 unless `in_autocast` (None: bfloat16 on CUDA only)."
     dev = lstm.weight_hh_l0.device.type
     keep = (dev == "cuda") if in_autocast is None else in_autocast
-    if keep or not torch.is_autocast_enabled(dev): return lstm(inp, state)
+    if not torch.is_autocast_enabled(dev): return lstm(inp, state)
+    if keep:                                # in the autocast dtype: oneDNN without bf16 has no mixed-input LSTM
+        dt = torch.get_autocast_dtype(dev)
+        inp = inp._replace(data=inp.data.to(dt)) if isinstance(inp, PackedSequence) else inp.to(dt)
+        return lstm(inp, None if state is None else tuple(s.to(dt) for s in state))
     with torch.autocast(dev, enabled=False):
         inp = inp._replace(data=inp.data.float()) if isinstance(inp, PackedSequence) else inp.float()
         return lstm(inp, None if state is None else tuple(s.float() for s in state))
