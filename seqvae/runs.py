@@ -212,7 +212,7 @@ class Trained:
     row: dict
     history: History
     reused: bool = False
-    stale_kl: bool = False   # reused, trained under autocast before the KL was computed in float32 (its loss's KL was bf16)
+    stale_kl: bool = False   # reused, trained under autocast before the float32 KL (its loss took a bf16 KL)
     def model(self, device="cpu"): return load_model(self.run_dir/"last.pt", device)
 
 # %% ../nbs/07_runs.ipynb #6e00f534
@@ -419,7 +419,7 @@ def alive(trained: dict, name: str, kl: float = 1.0, au: int = 2) -> dict:
     return dict(verdict=verdict, evidence="; ".join(x["evidence"] for x in v))
 
 def code_alive(trained: dict, names=None) -> dict:
-    "The verdict on 'some setting of `names` (None: all) keeps the code alive', each judged by `alive` on its own seeds."
+    "The verdict on 'some setting of `names` (None: all) keeps the code alive', each judged by `alive` on its seeds."
     per = {n: alive(trained, n) for n in (names or trained)}
     kinds = [x["verdict"] for x in per.values()]
     verdict = "holds" if "holds" in kinds else "fails" if "fails" in kinds else "untestable"

@@ -51,7 +51,8 @@ def greater(a, b, what: str, floor: float | None = None) -> dict:
     low = f"; the larger is below {floor} (collapsed)" if floor is not None and ma < floor else ""
     ok = md - hw > 0 and (floor is None or ma >= floor)
     return dict(verdict="holds" if ok else "fails",
-                evidence=f"{head}, 95 % interval [{md - hw:.3g}, {md + hw:.3g}] {where}, paired t-test p = {p:.2g}{low}")
+                evidence=f"{head}, 95 % interval [{md - hw:.3g}, {md + hw:.3g}] {where}, "
+                         f"paired t-test p = {p:.2g}{low}")
 
 # %% ../nbs/07b_stats.ipynb #d72d5b7a
 def equivalent(a, b, what: str, margin: float, alpha: float = 0.05) -> dict:
@@ -67,7 +68,8 @@ def equivalent(a, b, what: str, margin: float, alpha: float = 0.05) -> dict:
     why = " and ".join(f"{what.split(':')[0]} may be {side} by {margin:.3g} or more" for side in failed)
     return dict(verdict="fails" if failed else "holds",
                 evidence=f"{what}: {ma:.4g} vs {mb:.4g}, mean difference {md:.3g} over {len(d)} seeds, "
-                         f"{100 * (1 - 2 * alpha):.0f} % interval [{md - hw:.3g}, {md + hw:.3g}], margin ±{margin:.3g}, "
+                         f"{100 * (1 - 2 * alpha):.0f} % interval [{md - hw:.3g}, {md + hw:.3g}], "
+                         f"margin ±{margin:.3g}, "
                          f"p = {max(p_low, p_high):.2g}" + (f"; {why}" if failed else " (within the margin)"))
 
 # %% ../nbs/07b_stats.ipynb #f1152a69
