@@ -8,10 +8,9 @@ import argparse, ast, heapq, io, json, shutil, sys, tempfile, textwrap, threadin
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
-from .experiment import NotebookJob, check_jobs, run_notebooks, notebook_parameters
+from .experiment import SCALES, NotebookJob, check_jobs, run_notebooks, notebook_parameters
 from .io import load_json, save_json, project_root
 from .lock import FolderLockError, hold_folder
-from .runs import SCALES
 
 # %% auto #0
 __all__ = ['RUN_LAST', 'TRAIN_FILES', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'Board', 'reproduce',

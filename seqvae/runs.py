@@ -13,7 +13,7 @@ from fastcore.basics import patch_to
 from .builder import build, eval_batches, load_data
 from .checkpoint import load_model
 from .config import DataConfig, RunConfig, TrainConfig
-from .experiment import write_results
+from .experiment import SCALES, write_results
 from .history import History
 from .io import load_json, save_json
 from .lock import hold_folder
@@ -23,8 +23,8 @@ from .schedules import ScheduleConfig
 from .stats import at_least, conclude, mean_ci
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'SCALES', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'with_overrides', 'preset', 'override',
-           'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run',
+__all__ = ['EXPERIMENTS', 'ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'Preset', 'with_overrides', 'preset', 'override', 'run_key',
+           'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment', 'setup', 'DryRun', 'dry_run',
            'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts', 'alive',
            'code_alive', 'curves_of', 'cycle_ends', 'ints', 'floats', 'ablation_settings']
 
@@ -97,7 +97,7 @@ def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 
 
 # %% ../nbs/07_runs.ipynb #ac8b9c70
 EXPERIMENTS = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation", "collapse_map")
-SCALES = ("smoke", "small", "medium", "long", "paper")
+
 
 _PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=0,
             epochs=40,
