@@ -26,6 +26,31 @@ def test_readme_matches_index():
     assert (ROOT/"README.md").read_text(encoding="utf-8") == render_readme(ROOT/"nbs"/"index.ipynb"), \
         "README.md is out of date: run `seqvae readme`"
 
+def test_readme_is_a_front_door():
+    n = len((ROOT/"README.md").read_text(encoding="utf-8").splitlines())
+    assert n <= 300, f"README.md has {n} lines: move details into docs/ and link them"
+
+_FENCE, _CODE = re.compile(r"^```.*?^```", re.M | re.S), re.compile(r"`[^`\n]*`")
+
+def _anchors(md: str) -> set:
+    "GitHub's anchors for the headings of `md`: lower case, punctuation dropped, spaces as hyphens."
+    heads = re.findall(r"^#{1,6}\s+(.+?)\s*$", _FENCE.sub("", md), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in heads}
+
+def test_relative_links_resolve():
+    "Every relative link in README.md and docs/*.md names a file or folder that exists, and a heading there."
+    bad = []
+    for page in [ROOT/"README.md", *sorted((ROOT/"docs").glob("*.md"))]:
+        md = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", _CODE.sub("", _FENCE.sub("", md))):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target): continue   # http:, https:, mailto:
+            path, _, anchor = target.partition("#")
+            dest = (page.parent/path).resolve() if path else page
+            if not dest.exists(): bad.append(f"{page.name}: {target} (no such file)")
+            elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest.read_text(encoding="utf-8")):
+                bad.append(f"{page.name}: {target} (no such heading)")
+    assert not bad, bad
+
 def _readme_commands():
     return re.findall(r"^(python3 -m venv .*)$", (ROOT/"README.md").read_text(), re.M)
 
