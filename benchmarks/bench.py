@@ -34,13 +34,13 @@ import torch.utils.mkldnn
 from torch import nn
 
 from seqvae.data import Batches, pad_batch
-from seqvae.experiment import write_results
+from seqvae.lab.notebooks import write_results
 from seqvae.metrics import active_units, encode_all, iw_nll, mi_au, mi_estimate, model_device, mutual_info, seeded
 from seqvae.model import SeqVAE, VAEConfig, evaluating, set_lstm_autocast
-from seqvae.builder import load_data, model_of
-from seqvae.config import DataConfig, RunConfig, TrainConfig
-from seqvae.runtime import get_device
-from seqvae.train import Trainer
+from seqvae.train.builder import load_data, model_of
+from seqvae.train.config import DataConfig, RunConfig, TrainConfig
+from seqvae.train.runtime import get_device
+from seqvae.train.loop import Trainer
 
 BENCH_DIR = Path(__file__).resolve().parent
 NOTEBOOK = BENCH_DIR / "benchmark.ipynb"   # the papermill notebook: runs `run_benchmark`, adds loss curves and figures
@@ -758,8 +758,8 @@ def bench_config(scale="small", corpus="yelp_short,yahoo", sizes="small,paper", 
 
 def notebook_job(out_dir, scale="small", corpus="yelp_short,yahoo", sizes="small,paper", threads=2, repeats=3,
                  device="cpu", seed=0):
-    "A `seqvae.experiment.NotebookJob` that runs `benchmark.ipynb` into `out_dir` (results.json, figures)."
-    from seqvae.experiment import NotebookJob
+    "A `seqvae.lab.notebooks.NotebookJob` that runs `benchmark.ipynb` into `out_dir` (results.json, figures)."
+    from seqvae.lab.notebooks import NotebookJob
     params = dict(scale=scale, corpus=corpus, sizes=sizes, threads=threads, repeats=repeats, device=device, seed=seed,
                   bench_dir=str(BENCH_DIR))
     return NotebookJob(NOTEBOOK, params, out_dir, name="benchmark")
@@ -791,7 +791,7 @@ def run_bench_command(args) -> int:
     params = dict(scale=args.scale, corpus=args.corpus, sizes=args.sizes, threads=args.threads, repeats=args.repeats,
                   device=args.device, seed=args.seed)
     if not args.no_notebook:
-        from seqvae.experiment import run_notebooks
+        from seqvae.lab.notebooks import run_notebooks
         r = run_notebooks([notebook_job(out, **params)], workers=1)[0]
         print(f"benchmark {r.status}: {r.results_path or r.error}")
         return int(r.status != "ok")

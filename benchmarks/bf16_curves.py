@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench                                                        # noqa: E402
-from seqvae.builder import load_data, model_of                       # noqa: E402
+from seqvae.train.builder import load_data, model_of                       # noqa: E402
 from seqvae.io import atomic_write_text                              # noqa: E402
 
 

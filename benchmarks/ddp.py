@@ -24,7 +24,7 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench as B  # noqa: E402
-from seqvae.builder import load_data, model_of  # noqa: E402
+from seqvae.train.builder import load_data, model_of  # noqa: E402
 from seqvae.data import Batch  # noqa: E402
 from seqvae.model import SeqVAE  # noqa: E402
 

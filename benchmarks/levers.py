@@ -28,7 +28,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench as B  # noqa: E402
-from seqvae.builder import load_data, model_of  # noqa: E402
+from seqvae.train.builder import load_data, model_of  # noqa: E402
 from seqvae.data import PAD  # noqa: E402
 from seqvae.model import SeqVAE, run_lstm, word_dropout  # noqa: E402
 

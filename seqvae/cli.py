@@ -4,183 +4,17 @@
 
 # %% ../nbs/10_cli.ipynb #c50b61c6
 from __future__ import annotations
-import argparse, ast, heapq, io, json, shutil, sys, tempfile, textwrap, threading, time, tokenize
-from contextlib import contextmanager
-from dataclasses import fields, replace
+import argparse, ast, io, json, sys, textwrap, time, tokenize
+from dataclasses import fields
 from pathlib import Path
-from .experiment import SCALES, NotebookJob, check_jobs, run_notebooks, notebook_parameters
+from .lab.notebooks import SCALES, NotebookJob, run_notebooks
 from .io import load_json, save_json, project_root
+from .lab.reproduce import dry_run, parse_params, reproduce
 from .lock import FolderLockError, hold_folder
 
 # %% auto #0
-__all__ = ['RUN_LAST', 'TRAIN_FILES', 'experiment_notebooks', 'parse_params', 'reproduce_jobs', 'Board', 'reproduce',
-           'plan_reproduction', 'dry_run', 'field_docs', 'add_fields', 'given', 'add_train_commands', 'run_config',
-           'train_command', 'evaluate_command', 'run_train_command', 'add_bench_command', 'bench', 'checksums',
-           'status', 'main']
-
-# %% ../nbs/10_cli.ipynb #84b528fe
-def experiment_notebooks(folder=None) -> dict[str, Path]:
-    "Name -> path of every experiment notebook (names starting with `_` are skipped), sorted by name."
-    if folder is None:
-        root = project_root()
-        if root is None:
-            raise FileNotFoundError("no nbs/experiments folder found from here; "
-                                    "run inside a clone of seqvae or pass --notebooks DIR")
-        folder = root/"nbs"/"experiments"
-    nbs = {p.stem: p for p in sorted(Path(folder).glob("*.ipynb")) if not p.name.startswith("_")}
-    if not nbs: raise FileNotFoundError(f"{folder}: no experiment notebooks (*.ipynb) there")
-    return nbs
-
-# %% ../nbs/10_cli.ipynb #0e8f838b
-def parse_params(pairs) -> dict:
-    "`['seed=1', 'corpus=ptb']` -> `{'seed': 1, 'corpus': 'ptb'}`: literals where they parse, strings otherwise."
-    out = {}
-    for p in pairs or []:
-        if "=" not in p: raise ValueError(f"-p takes KEY=VALUE, got {p!r}")
-        k, v = p.split("=", 1)
-        try: out[k.strip()] = ast.literal_eval(v)
-        except (ValueError, SyntaxError): out[k.strip()] = v
-    return out
-
-def reproduce_jobs(out, scale="small", only=None, device="auto", params=None, notebooks=None) -> list[NotebookJob]:
-    "One `NotebookJob` per selected experiment notebook, each writing into `out/<name>/`."
-    nbs, params = experiment_notebooks(notebooks), dict(params or {})
-    if "out_dir" in params:
-        raise ValueError("-p out_dir: each notebook writes into OUT/<name>; give the folder as --out")
-    unknown = sorted(set(only or []) - set(nbs))
-    if unknown: raise ValueError(f"--only: unknown notebook(s) {', '.join(unknown)}; available: {', '.join(nbs)}")
-    chosen = {n: p for n, p in nbs.items() if not only or n in only}
-    declared = {n: notebook_parameters(p) for n, p in chosen.items()}
-    orphans = sorted(k for k in params if not any(k in d for d in declared.values()))
-    if orphans: raise ValueError(f"-p: no selected notebook declares {', '.join(orphans)}")
-    base = {"scale": scale, "device": device, "run_dir": str(Path(out).resolve())}  # run_dir: for the summary notebook
-    jobs = [NotebookJob(p, {k: v for k, v in {**base, **params}.items() if k in declared[n]}, Path(out)/n, name=n)
-            for n, p in chosen.items()]
-    check_jobs(jobs)                               # names and types, before anything is printed or run
-    return jobs
-
-# %% ../nbs/10_cli.ipynb #a912ad72
-RUN_LAST = ("summary",)  # notebooks that run after all others, always afresh
-
-class Board:
-    "Time-stamped event lines, and a block of progress lines: redrawn in place on a terminal, else printed."
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stderr
-        self.live, self.lines, self.lock = self.stream.isatty(), {}, threading.Lock()
-    def _clear(self):
-        if self.live and self.lines: self.stream.write(f"\x1b[{len(self.lines)}F\x1b[J")   # up n lines, erase below
-    def _draw(self):
-        width = shutil.get_terminal_size().columns - 1                 # a wrapped line would break the count
-        for name, text in (self.lines.items() if self.live else ()): self.stream.write(f"{name}: {text}"[:width] + "\n")
-        self.stream.flush()
-    def event(self, name: str, text: str):
-        "An event line (a notebook starts, ends): above the block."
-        with self.lock:
-            self._clear()
-            if self.live and text != "running": self.lines.pop(name, None)
-            self.stream.write(f"[{time.strftime('%H:%M:%S')}] {name}: {text}\n")
-            self._draw()
-    def progress(self, lines: dict):
-        "`{name: line}` of the running notebooks: the block, redrawn (terminal) or printed."
-        with self.lock:
-            if not self.live:
-                for name, text in lines.items(): self.stream.write(f"[{time.strftime('%H:%M:%S')}] {name}: {text}\n")
-                return self.stream.flush()
-            self._clear()
-            self.lines = dict(lines)
-            self._draw()
-
-@contextmanager
-def _watching(folders: dict, every: float, board: Board):
-    "Yield an `on_update` that notes which notebooks run; meanwhile show each one's `progress_line`."
-    from seqvae.status import progress_line
-    running, stop = set(), threading.Event()
-    def update(name, status):
-        (running.add if status == "running" else running.discard)(name)
-        board.event(name, status)
-    def watch():
-        while not stop.wait(min(every, 3) if board.live else every):
-            board.progress({name: progress_line(folders[name]) for name in sorted(running)})
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try: yield update
-    finally:
-        stop.set()
-        thread.join()
-
-def reproduce(out=None, scale="small", only=None, workers=2, device="auto", params=None, force=False,
-              notebooks=None, progress_every: float = 120, stream=None) -> list:
-    """Run the experiment notebooks in parallel into `out` (default `runs/<scale>`); finished ones are skipped unless
-    `force`. Progress goes to `stream` (stderr): refreshed in place on a terminal, else every `progress_every` s."""
-    out = Path(out or Path("runs")/scale).resolve()
-    jobs, board = reproduce_jobs(out, scale, only, device, params, notebooks), Board(stream)
-    t0, record = time.time(), out/"reproduce.json"
-    with hold_folder(out, "output folder"):            # one `seqvae reproduce` per --out; let go on every way out
-        earlier = load_json(record, "record of `seqvae reproduce`")["runs"] if record.exists() else []  # earlier runs
-        board.event("reproduce", f"{len(jobs)} notebook(s), {workers} worker(s), into {out}")
-        def save(results):
-            names = {r.name for r in results}
-            runs = [r for r in earlier if r["name"] not in names] + [r.to_dict() for r in results]
-            save_json({"scale": scale, "wall_time_s": time.time() - t0,
-                       "runs": sorted(runs, key=lambda r: r["name"] in RUN_LAST)}, record)
-        first, last = [j for j in jobs if j.name not in RUN_LAST], [j for j in jobs if j.name in RUN_LAST]
-        with _watching({j.name: j.out_dir for j in jobs}, progress_every, board) as update:
-            results = run_notebooks(first, workers=workers, skip_done=not force, on_update=update) if first else []
-            save(results)                               # the summary reads the others' results, and reproduce.json
-            results += run_notebooks(last, workers=1, skip_done=False, on_update=update) if last else []
-            save(results)
-    for r in results:
-        detail = r.error.strip().splitlines()[-1] if r.status == "failed" and r.error else r.results_path
-        print(f"{r.name:24s} {r.status:8s} {r.duration_s:8.1f}s  {detail}")
-    return results
-
-
-# %% ../nbs/10_cli.ipynb #69eb85c3
-def _wall(estimates: list, workers: int) -> float:
-    "Wall time of jobs of these durations run in order, `workers` at a time (as `run_notebooks` does)."
-    free = [0.0] * max(1, workers)
-    for d in estimates: heapq.heappush(free, heapq.heappop(free) + d)
-    return max(free)
-
-def plan_reproduction(scale="small", only=None, workers=2, device="auto", params=None, notebooks=None) -> list[dict]:
-    "Dry-run every selected notebook in a temporary folder: per notebook, its settings' estimates (or its error)."
-    from seqvae.runs import DRY_RUN
-    with tempfile.TemporaryDirectory(prefix="seqvae-dry-run-") as tmp:
-        jobs = [replace(j, env={DRY_RUN: "1"}) for j in reproduce_jobs(tmp, scale, only, device, params, notebooks)
-                if j.name not in RUN_LAST]
-        results = run_notebooks(jobs, workers=workers) if jobs else []
-        plans = []
-        for r in results:
-            p = Path(tmp)/r.name/"plan.json"
-            if p.is_file():
-                pl = load_json(p, "dry-run plan")
-                other = max(0.0, r.duration_s - pl["probe_s"])    # kernel start, imports, the corpus: measured
-                plans.append(dict(name=r.name, settings=pl["settings"], total_s=other + pl["total_s"], error=None))
-            elif r.status == "ok": plans.append(dict(name=r.name, settings=[], total_s=r.duration_s, error=None))
-            else: plans.append(dict(name=r.name, settings=[], total_s=None, error=r.error))
-    return plans + [dict(name=n, settings=[], total_s=None, error=None) for n in RUN_LAST
-                    if n in experiment_notebooks(notebooks) and (not only or n in only)]
-
-
-# %% ../nbs/10_cli.ipynb #4be8d46e
-def _dur(s: float) -> str: return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"
-
-def dry_run(scale="small", only=None, workers=2, device="auto", params=None, notebooks=None) -> int:
-    "`seqvae reproduce --dry-run`: print the plan of every notebook; status 1 when a notebook failed in it."
-    plans = plan_reproduction(scale, only, workers, device, params, notebooks)
-    for p in plans:
-        if p["error"]: print(f"{p['name']}: FAILS in the dry run: {p['error'].strip().splitlines()[-1]}")
-        elif p["total_s"] is None: print(f"{p['name']}: no estimate (reads the other notebooks' results; seconds)")
-        else: print(f"{p['name']}: about {_dur(p['total_s'])}" + (" (no training)" if not p["settings"] else ""))
-        for s in p["settings"]:
-            bound = ", an upper bound (aggressive)" if s["upper_bound"] else ""
-            print(f"    {s['setting']:32s} {s['steps']:7d} steps  {s['step_s'] * 1e3:8.1f} ms/step  "
-                  f"train {_dur(s['train_s']):>8s}, evaluation {_dur(s['valid_s'] + s['test_s']):>8s}{bound}")
-    known = [p["total_s"] for p in plans if p["total_s"] is not None]
-    print(f"in all: about {_dur(sum(known))} of notebook time, {_dur(_wall(known, workers))} of wall time "
-          f"with {workers} worker(s); nothing was trained or written")
-    return int(any(p["error"] for p in plans))
-
+__all__ = ['TRAIN_FILES', 'field_docs', 'add_fields', 'given', 'add_train_commands', 'args_config', 'train_command',
+           'evaluate_command', 'run_train_command', 'add_bench_command', 'bench', 'checksums', 'status', 'main']
 
 # %% ../nbs/10_cli.ipynb #c5f2e65e
 def _literal(s: str):
@@ -227,7 +61,7 @@ def given(args, cfg, prefix: str = "", skip=()) -> dict:
 # %% ../nbs/10_cli.ipynb #213f3fd3
 def add_train_commands(subparsers):
     "Add `train` and `evaluate` to the `seqvae` command's subparsers."
-    from seqvae.config import RunConfig
+    from seqvae.train.config import RunConfig
     d = RunConfig()
     t = subparsers.add_parser("train", help="train a VAE (or language model) on a corpus into a run folder")
     t.add_argument("--out", required=True, help="run folder")
@@ -250,10 +84,10 @@ def add_train_commands(subparsers):
     e.add_argument("--out", default=None, help="metrics file (default: beside the checkpoint)")
     return subparsers
 
-def run_config(args):
+def args_config(args):
     "The `RunConfig` of parsed `seqvae train` arguments: `RunConfig()` with the given options replaced."
     from dataclasses import replace
-    from seqvae.config import RunConfig
+    from seqvae.train.config import RunConfig
     d = RunConfig()
     data = replace(d.data, **given(args, d.data))
     for name in ("corpus", "data_root"):            # a folder given relative to here is kept absolute in run.json
@@ -268,11 +102,12 @@ def run_config(args):
 TRAIN_FILES = ("run.json", "vocab.json", "curves.png")   # what `seqvae train` writes besides `fit`'s files
 
 def train_command(args) -> int:
-    "`seqvae train`: the `RunConfig` of the options, built by `seqvae.config.build`, fit into `--out`, curves plotted."
-    from seqvae.builder import build
-    from seqvae.history import plot_history
-    from seqvae.train import prepare_run_dir
-    out, cfg = Path(args.out), run_config(args)
+    """`seqvae train`: the `RunConfig` of the options, built by `seqvae.train.builder.build`,
+    fit into `--out`, curves plotted."""
+    from seqvae.train.builder import build
+    from seqvae.train.history import plot_history
+    from seqvae.train.loop import prepare_run_dir
+    out, cfg = Path(args.out), args_config(args)
     run = build(cfg)
     no_checkpoint = FileNotFoundError(f"--resume: {out} holds no checkpoint to continue (no last.pt); run without "
                                       "--resume to start the run (with --overwrite to clear what is there)")
@@ -299,12 +134,12 @@ def evaluate_command(args) -> int:
     """`seqvae evaluate CHECKPOINT`: the metrics of `evaluate` on a split,
     printed as JSON and written beside the checkpoint."""
     from dataclasses import replace
-    from seqvae.builder import eval_batches, fingerprint, load_data
-    from seqvae.config import RunConfig
-    from seqvae.checkpoint import load_checkpoint, load_model
+    from seqvae.train.builder import eval_batches, fingerprint, load_data
+    from seqvae.train.config import RunConfig
+    from seqvae.train.checkpoint import load_checkpoint, load_model
     from seqvae.data import Vocab
     from seqvae.metrics import evaluate
-    from seqvae.runtime import get_device
+    from seqvae.train.runtime import get_device
     if args.n_iw < 0: raise ValueError(f"--n-iw must be >= 0 (0 skips the IW-NLL), got {args.n_iw}")
     path = Path(args.checkpoint)
     trained_on = load_checkpoint(path).get("data")           # refuses a missing, broken or foreign file first
@@ -345,7 +180,7 @@ def evaluate_command(args) -> int:
 def run_train_command(args) -> int:
     """Run `seqvae train` or `seqvae evaluate`;
     a problem with the input or the run folder is one line on stderr and status 2."""
-    from seqvae.checkpoint import CheckpointError
+    from seqvae.train.checkpoint import CheckpointError
     try: return {"train": train_command, "evaluate": evaluate_command}[args.command](args)
     except (ValueError, OSError, CheckpointError, FloatingPointError) as e:
         print(f"seqvae {args.command}: error: {e}", file=sys.stderr)
@@ -417,13 +252,13 @@ def checksums(folder=None) -> int:
 def status(folder, plot=None) -> int:
     "`seqvae status DIR`: a table of every run in `DIR` (and the notebooks' records); status 0 when all finished."
     from seqvae.lock import describe, holder
-    from seqvae.status import folder_status, plot_status
+    from seqvae.lab.status import folder_status, plot_status
     if not Path(folder).is_dir(): raise FileNotFoundError(f"{folder}: not a folder")
     runs, notebooks, finished = folder_status(folder)
     held = holder(folder)                                  # `seqvae reproduce` (or `seqvae train`) writing into it
     if not (runs or notebooks or held):
         raise FileNotFoundError(f"{folder}: no run folders (log.jsonl or last.pt) in it")
-    from seqvae.summary import markdown_table
+    from seqvae.lab.summary import markdown_table
     print(markdown_table([{"run": r["run"], "state": r["state"] + (f": {r['error']}" if r["error"] else ""),
                            "step": f"{r['step']} of {r['total_steps']}" if r["total_steps"] else r["step"],
                            "best valid ELBO": r["best_valid_elbo"], "KL": r["kl"], "AU": r["au"], "from": r["kl_from"],

@@ -271,7 +271,7 @@ def _have(name, files, root, download_missing):
         return True, ""
     except (CorpusUnavailable, DataError) as e: return False, str(e)
 
-def _missing(why: str) -> str:
+def _missing_files(why: str) -> str:
     "The name of the missing file in a `corpus_file` error message."
     return Path(why.split(":")[0]).name
 
@@ -294,7 +294,7 @@ def _ptb(root, split, dl, reports, kw):
         te, _ = _read(corpus_file("ptb", "ptb.test.txt", root, dl), reports, **kw)
         h = len(te) // 2
         note = (f"fallback split: train = ptb.valid.txt ({len(tr)}), valid = first {h} of ptb.test.txt, "
-                f"test = last {len(te) - h} ({_missing(why)} missing)")
+                f"test = last {len(te) - h} ({_missing_files(why)} missing)")
         return {"train": tr, "valid": te[:h], "test": te[h:]}, {}, note
     return _load_plain("ptb", {s: f"ptb.{s}.txt" for s in ("train", "valid", "test")},
                        root, split, dl, reports, kw, fallback)
@@ -305,7 +305,7 @@ def _yahoo(root, split, dl, reports, kw):
         n = min(len(docs), 10000)
         a, b = n - 2 * (n // 20), n - n // 20               # 90 / 5 / 5 %: 9000 / 500 / 500 of the published 10,000
         note = (f"fallback split of yahoo.valid.txt ({len(docs)} documents): "
-                f"train = 0-{a - 1}, valid = {a}-{b - 1}, test = {b}-{n - 1} ({_missing(why)} missing)")
+                f"train = 0-{a - 1}, valid = {a}-{b - 1}, test = {b}-{n - 1} ({_missing_files(why)} missing)")
         return {"train": docs[:a], "valid": docs[a:b], "test": docs[b:n]}, {}, note
     return _load_plain("yahoo", {s: f"yahoo.{s}.txt" for s in ("train", "valid", "test")},
                        root, split, dl, reports, kw, fallback)
@@ -329,7 +329,7 @@ def _yelp_short(root, split, dl, reports, kw):
     dev, ldev = _yelp_pair(root, "dev", dl, reports, kw)
     (va, te), (lva, lte) = _even_odd(dev), _even_odd(ldev)
     note = (f"fallback split: train = sentiment.test.* ({len(tr)}), valid/test = even/odd 0-based lines of "
-            f"sentiment.dev.* ({len(va)}/{len(te)}) ({_missing(why)} missing)")
+            f"sentiment.dev.* ({len(va)}/{len(te)}) ({_missing_files(why)} missing)")
     return {"train": tr, "valid": va, "test": te}, {"train": ltr, "valid": lva, "test": lte}, note
 
 # %% ../nbs/00b_data.ipynb #259aa5a6
@@ -376,7 +376,7 @@ def _swda(root, split, dl, reports, kw):
     tr = dialogs("valid.jsonl")
     va, te = _even_odd(dialogs("test.jsonl"))
     note = (f"fallback split: train = valid.jsonl ({len(tr)} dialogs), valid/test = even/odd dialogs of test.jsonl "
-            f"({_missing(why)} missing)")
+            f"({_missing_files(why)} missing)")
     return {"train": utts(tr), "valid": utts(va), "test": utts(te)}, {}, note
 
 # %% ../nbs/00b_data.ipynb #9fc49817

@@ -4,11 +4,13 @@
 
 # %% ../nbs/00_io.ipynb #9e25a363
 from __future__ import annotations
-import dataclasses, json, os, tempfile
+import dataclasses, json, math, os, tempfile
+import numpy as np
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'project_root']
+__all__ = ['atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'project_root', 'is_int', 'is_number',
+           'is_finite_number']
 
 # %% ../nbs/00_io.ipynb #d31d0121
 def _umask() -> int:
@@ -64,3 +66,8 @@ def project_root(start=None) -> Path | None:
     for d in [here, *here.parents, *Path(seqvae.__file__).resolve().parents]:
         if (d/"settings.ini").is_file() and (d/"nbs").is_dir(): return d
     return None
+
+# %% ../nbs/00_io.ipynb #911a3132
+def is_int(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+def is_number(v) -> bool: return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+def is_finite_number(v) -> bool: return is_number(v) and math.isfinite(v)

@@ -5,9 +5,9 @@
 # %% ../nbs/05_metrics.ipynb #9f5d0695
 from __future__ import annotations
 import math
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 import torch
-from .elbo import gaussian_entropy, gaussian_kl, iw_bound, log_aggregate_posterior
+from .elbo import iw_bound, log_aggregate_posterior
 from .elbo import log_normal_diag, log_normal_std, reparameterize
 from .model import evaluating, kl_per_dim
 

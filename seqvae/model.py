@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, PackedSequence
 from .data import PAD, BOS, EOS, UNK, pad_batch
-from .elbo import full_precision, gaussian_kl, reparameterize
+from .elbo import full_precision, reparameterize
 
 # %% auto #0
 __all__ = ['POOLINGS', 'VAEConfig', 'check_batch', 'init_uniform_', 'run_lstm', 'set_lstm_autocast', 'posterior_head', 'Encoder',

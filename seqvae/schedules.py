@@ -10,6 +10,7 @@ __all__ = ['SHAPES', 'KINDS', 'ramp', 'cyclical', 'monotonic', 'constant', 'Sche
 import math
 from dataclasses import dataclass, asdict, replace
 import numpy as np
+from .io import is_int
 
 # %% ../nbs/03_schedules.ipynb #48f228b9
 def _logistic(v): return 1.0 / (1.0 + np.exp(-v))
@@ -28,7 +29,6 @@ def ramp(u, shape: str = "linear"):
 def _require(ok: bool, name: str, allowed: str, value, where: str = ""):
     if not ok: raise ValueError(f"{where}{name} must be {allowed}, got {value!r}")
 
-def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 def _check_betas(beta_min, beta_max, shape, where=""):
     _require(beta_min >= 0, "beta_min", ">= 0", beta_min, where)
@@ -36,8 +36,8 @@ def _check_betas(beta_min, beta_max, shape, where=""):
     _require(shape in SHAPES, "shape", f"one of {', '.join(map(repr, SHAPES))}", shape, where)
 
 def _check_cyclical(total_steps, n_cycles, ratio, beta_min, beta_max, shape, hold_zero, where=""):
-    _require(_is_int(n_cycles) and n_cycles >= 1, "n_cycles", "an integer >= 1", n_cycles, where)
-    _require(_is_int(total_steps) and total_steps >= n_cycles, "total_steps", f"an integer >= n_cycles ({n_cycles})",
+    _require(is_int(n_cycles) and n_cycles >= 1, "n_cycles", "an integer >= 1", n_cycles, where)
+    _require(is_int(total_steps) and total_steps >= n_cycles, "total_steps", f"an integer >= n_cycles ({n_cycles})",
              total_steps, where)
     _require(0 < ratio <= 1, "ratio", "in (0, 1]", ratio, where)
     _require(0 <= hold_zero < 1, "hold_zero", "in [0, 1)", hold_zero, where)
@@ -104,7 +104,7 @@ class ScheduleConfig:
         w = "ScheduleConfig."
         _require(self.kind in KINDS, "kind", f"one of {', '.join(map(repr, KINDS))}", self.kind, w)
         run_length = self.total_steps is None                   # known once a run is set up: checked again then
-        _require(run_length or (_is_int(self.total_steps) and self.total_steps >= 1), "total_steps",
+        _require(run_length or (is_int(self.total_steps) and self.total_steps >= 1), "total_steps",
                  "an integer >= 1 (or None for the run's length)", self.total_steps, w)
         if self.kind == "constant": _require(self.beta >= 0, "beta", ">= 0", self.beta, w)
         elif self.kind == "cyclical":
@@ -186,8 +186,8 @@ class LRRestart:
 
 def lr_restart_lambda(total_steps: int, n_cycles: int = 4, min_factor: float = 0.0) -> LRRestart:
     "Cosine LR restarts on the cycles of `cyclical(step, total_steps, n_cycles)`, for `lr_scheduler.LambdaLR`."
-    _require(_is_int(n_cycles) and n_cycles >= 1, "n_cycles", "an integer >= 1", n_cycles)
-    _require(_is_int(total_steps) and total_steps >= n_cycles, "total_steps", f"an integer >= n_cycles ({n_cycles})",
+    _require(is_int(n_cycles) and n_cycles >= 1, "n_cycles", "an integer >= 1", n_cycles)
+    _require(is_int(total_steps) and total_steps >= n_cycles, "total_steps", f"an integer >= n_cycles ({n_cycles})",
              total_steps)
     _require(0 <= min_factor <= 1, "min_factor", "in [0, 1]", min_factor)
     return LRRestart(total_steps, n_cycles, min_factor)

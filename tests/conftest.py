@@ -1,7 +1,7 @@
-import os, sys
+import os, subprocess, sys
 from pathlib import Path
 import pytest
-from seqvae.experiment import NotebookJob, run_notebooks
+from seqvae.lab.notebooks import NotebookJob, run_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/"nbs"
@@ -13,6 +13,11 @@ def clean_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "IN_TEST"}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
+
+def seqvae(*args, cwd=ROOT, timeout: int = 600):
+    "Run the `seqvae` command of this environment as a user runs it: its CompletedProcess, output captured as text."
+    return subprocess.run([str(Path(sys.executable).parent/"seqvae"), *args], cwd=cwd, env=clean_env(),
+                          capture_output=True, text=True, timeout=timeout)
 
 @pytest.fixture(scope="session")
 def root(): return ROOT

@@ -4,7 +4,6 @@ Each writes a results.json with the machine, a table and agreeing IW-NLL."""
 import argparse
 import json
 import sys
-from pathlib import Path
 import pytest
 from conftest import ROOT
 
@@ -40,7 +39,7 @@ def test_bench_command_in_a_parser():
 
 def test_benchmark_notebook_smoke(tmp_path):
     "benchmark.ipynb through the library's runner, as `seqvae bench` runs it; it finds bench.py without `bench_dir`."
-    from seqvae.experiment import NotebookJob, run_notebooks
+    from seqvae.lab.notebooks import NotebookJob, run_notebooks
     assert NOTEBOOK == BENCHMARKS / "benchmark.ipynb"
     job = NotebookJob(NOTEBOOK, dict(scale="smoke", threads=1), tmp_path / "bench", name="benchmark")
     r = run_notebooks([job], workers=1)[0]

@@ -1,11 +1,6 @@
 "The main command, run as a user runs it."
-import json, subprocess, sys
-from pathlib import Path
-from conftest import ROOT, clean_env
-
-def seqvae(*args, cwd=ROOT):
-    return subprocess.run([str(Path(sys.executable).parent/"seqvae"), *args], cwd=cwd, env=clean_env(),
-                          capture_output=True, text=True, timeout=600)
+import json
+from conftest import seqvae
 
 def test_reproduce_runs_and_skips_finished(tmp_path):
     r = seqvae("reproduce", "--scale", "smoke", "--only", "corpus_overview", "--out", str(tmp_path),

@@ -1,9 +1,9 @@
 """One run configuration: `seqvae train` and the experiment presets build equal configs (and models) for equal
 settings, and the length of a run's beta schedule is the number of optimizer steps it takes."""
 import torch
-from seqvae.builder import build
-from seqvae.cli import _parser, run_config
-from seqvae.runs import override, preset
+from seqvae.train.builder import build
+from seqvae.cli import _parser, args_config
+from seqvae.lab.presets import override, preset
 
 def test_the_command_line_and_the_presets_build_equal_configs():
     p = preset("smoke", "lm_schedules")
@@ -15,7 +15,7 @@ def test_the_command_line_and_the_presets_build_equal_configs():
         "--max-steps", "200", "--lr", "3e-3", "--aggressive-max-inner", "5", "--checkpoint-every", "20",
         "--log-every", "none", "--seed", "3", "--device", "cpu", "--threads", "1", "--no-progress",
         "--no-use-valid", "--beta-kind", "monotonic", "--beta-total-steps", "none", "--beta-ratio", "0.25"])
-    from_cli = run_config(args)
+    from_cli = args_config(args)
     assert from_cli == from_preset, [(k, getattr(from_cli, k), getattr(from_preset, k)) for k in
                                      ("data", "model", "train", "schedule", "model_kind", "use_valid")
                                      if getattr(from_cli, k) != getattr(from_preset, k)]

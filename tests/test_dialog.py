@@ -1,8 +1,8 @@
 "Dialog pieces that users call directly: the BLEU scorers and the errors of the SwDA reader."
 import json, math
 import pytest
-from seqvae.dialog import sentence_bleu
-from seqvae.dialog_data import read_swda
+from seqvae.dialog.model import sentence_bleu
+from seqvae.dialog.data import read_swda
 from seqvae.sources import DataError
 
 def test_sentence_bleu_old_and_new_differ_as_derived():

@@ -5,13 +5,13 @@ from pathlib import Path
 import psutil
 import torch
 from conftest import EXPERIMENTS, clean_env
-from seqvae.experiment import NotebookJob, run_notebooks
+from seqvae.lab.notebooks import NotebookJob, run_notebooks
 from test_cli import seqvae
 
 PARAMS = {"scale": "smoke", "device": "cpu", "seed": 0, "max_eval": 64}
 RUNNER = textwrap.dedent('''
     import sys
-    from seqvae.experiment import NotebookJob, run_notebooks
+    from seqvae.lab.notebooks import NotebookJob, run_notebooks
     if __name__ == "__main__":
         run_notebooks([NotebookJob(sys.argv[1], PARAMS, sys.argv[2], name="lm_schedules")], workers=1)
 ''').replace("PARAMS", repr(PARAMS))

@@ -1,7 +1,7 @@
 "Every experiment notebook, executed at smoke scale through the parallel runner, with assertions on its results.json."
 import pytest
 from conftest import EXPERIMENTS
-from seqvae.experiment import NotebookJob, run_notebooks
+from seqvae.lab.notebooks import NotebookJob, run_notebooks
 
 pytestmark = pytest.mark.xdist_group("runs")   # one worker runs the `runs` fixture once (pyproject: --dist loadgroup)
 
@@ -34,7 +34,7 @@ def test_unknown_parameter_is_an_error_before_running(tmp_path):
     assert not (tmp_path/"x"/"results.json").exists()
 
 def test_every_experiment_declares_the_common_parameters():
-    from seqvae.experiment import notebook_parameters
+    from seqvae.lab.notebooks import notebook_parameters
     for p in EXPERIMENTS.glob("*.ipynb"):
         declared = set(notebook_parameters(p))
         assert {"scale", "corpus", "seed", "device", "out_dir"} <= declared, p.name

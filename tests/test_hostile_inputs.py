@@ -1,13 +1,9 @@
 """Hostile inputs to the `seqvae` command, as a user types them: each is refused with exit status 2 and one line that
 names the file or setting, never a Python traceback, and nothing already there is lost."""
-import json, shutil, subprocess, sys
-from pathlib import Path
+import json
+import shutil
 import pytest
-from conftest import ROOT, clean_env
-
-def seqvae(*args, cwd=ROOT):
-    exe = str(Path(sys.executable).parent/"seqvae")
-    return subprocess.run([exe, *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=600)
+from conftest import seqvae
 
 SMALL = ["--corpus", "synthetic", "--max-train", "200", "--emb-dim", "8", "--hidden-dim", "8", "--latent-dim", "2",
          "--device", "cpu", "--threads", "1", "--beta-kind", "constant"]
@@ -88,7 +84,7 @@ DIALOG = {"A": {"age": 47, "education": " 2", "sex": ' "MALE"'}, "B": {"age": 53
 def test_a_byte_order_mark_is_not_a_word(tmp_path):
     "Corpus, label and Switchboard files saved with a UTF-8 BOM and CRLF line ends read as the same files without."
     from seqvae.data import load_corpus
-    from seqvae.dialog_data import load_dialog_corpus
+    from seqvae.dialog.data import load_dialog_corpus
     text = {s: "".join(f"w37 w{(7 * k + i) % 40} x{k % 5}\n" for k in range(30))
             for i, s in enumerate(("train", "valid", "test"))}
     def save(path, s, bom, nl):

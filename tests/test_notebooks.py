@@ -1,5 +1,4 @@
 "Every library notebook runs top to bottom, the way `nbdev_test` runs it."
-import os
 import pytest
 from conftest import NBS
 

@@ -16,7 +16,7 @@ ARGS = ["--corpus", "synthetic", "--max-train", "200", "--emb-dim", "8", "--hidd
 GATED = textwrap.dedent('''
     # `seqvae train ...`, except that from step 8 on it waits while the file $GATE exists
     import os, sys, time
-    import seqvae.train as t
+    import seqvae.train.loop as t
     step = t.Trainer.train_step
     def gated(self, *a, **k):
         while self.state.step >= 8 and os.path.exists(os.environ["GATE"]): time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""SG-MCMC samplers and master–worker sampling against exact answers (nbs/12_sgmcmc.ipynb, nbs/12a_masterworker.ipynb).
+"""SG-MCMC samplers and master–worker sampling against exact answers (nbs/12_sgmcmc.samplers.ipynb, nbs/12a_sgmcmc.masterworker.ipynb).
 
 - SGLD and SGHMC, Eqs. (12.2) and (12.6), reproduce the exact stationary covariance of their discretisation on a
   3-d Gaussian at temperature 0.5 (discrete Lyapunov equation, Eq. 12.3) with 10^4 vectorised chains, within 4
@@ -9,14 +9,19 @@
   the variance; a worker that dies is given up after its timeout and the master finishes with the other one, in both
   modes. The same round-robin run launched by torchrun equals the simulator.
 """
-import json, math, os, subprocess, sys, textwrap, time
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import time
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
 from conftest import ROOT, clean_env
-from seqvae.masterworker import GaussianTarget, MasterWorkerConfig, simulate, spawn
-from seqvae.sgmcmc import SGHMC, SGLD, gaussian_recursion, moment_z
+from seqvae.sgmcmc.masterworker import GaussianTarget, MasterWorkerConfig, simulate, spawn
+from seqvae.sgmcmc.samplers import SGHMC, SGLD, gaussian_recursion, moment_z
 
 P3 = torch.tensor([[1.5, 0.3, 0.0], [0.3, 1.0, -0.2], [0.0, -0.2, 0.7]], dtype=torch.float64)
 MU3 = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
@@ -94,8 +99,8 @@ def test_a_dead_worker_does_not_hang_the_master():
 SCRIPT = textwrap.dedent('''
     import sys, torch
     torch.set_num_threads(1)
-    from seqvae.runtime import init_distributed
-    from seqvae.masterworker import GaussianTarget, MasterWorkerConfig, run_master_worker
+    from seqvae.train.runtime import init_distributed
+    from seqvae.sgmcmc.masterworker import GaussianTarget, MasterWorkerConfig, run_master_worker
     rank, world, _ = init_distributed("cpu")
     target = GaussianTarget(torch.ones(50, dtype=torch.float64), torch.ones(50, dtype=torch.float64))
     res = run_master_worker(target, MasterWorkerConfig("downpour", "round_robin", lr=0.02, tau=3, rounds=10))

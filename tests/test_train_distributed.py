@@ -1,14 +1,16 @@
 """Several processes: `fit` under torchrun's environment with 2 CPU processes (gloo) takes the same steps as one
 process on the combined batch.
 
-Eq. (5a.1) of nbs/05a_runtime.ipynb: DDP averages the gradients of the processes' batch means, which for batches of
+Eq. (5a.1) of nbs/05a_train.runtime.ipynb: DDP averages the gradients of the processes' batch means, which for batches of
 equal size is the gradient of the mean over the combined batch. A language model with dropout 0 (so no random numbers
 are drawn) and SGD must therefore end with the same parameters, up to float rounding, in both set-ups. The same two
 processes also train a VAE with a checkpoint, resume it, and must match their own uninterrupted run exactly; only
 process 0 writes the run folder.
 """
-import json, os, socket, subprocess, sys, textwrap
-import pytest
+import socket
+import subprocess
+import sys
+import textwrap
 import torch
 from conftest import ROOT, clean_env
 
@@ -18,7 +20,7 @@ WORKER = textwrap.dedent('''
     torch.set_num_threads(1)
     from seqvae.data import load_corpus
     from seqvae.model import LSTMLanguageModel, SeqVAE, VAEConfig
-    from seqvae.train import TrainConfig, fit
+    from seqvae.train.loop import TrainConfig, fit
 
     mode, out = sys.argv[1], sys.argv[2]
     corpus = load_corpus("synthetic", n_train=192, n_valid=40)
@@ -47,8 +49,8 @@ WORKER = textwrap.dedent('''
         resumed = SeqVAE(vcfg)
         fit(resumed, train, valid, vae_cfg, run_dir=sys.argv[3] + "/parts", resume=True)
         result |= {"vae_straight": straight.state_dict(), "vae_resumed": resumed.state_dict()}
-        from seqvae.builder import build          # a run built from a RunConfig: its beta schedule spans its own steps
-        from seqvae.config import DataConfig, RunConfig
+        from seqvae.train.builder import build          # a run built from a RunConfig: its beta schedule spans its own steps
+        from seqvae.train.config import DataConfig, RunConfig
         from seqvae.schedules import ScheduleConfig
         run = build(RunConfig(DataConfig(max_train=192, batch_size=8),
                               VAEConfig(None, emb_dim=8, hidden_dim=8, latent_dim=2),

@@ -6,8 +6,12 @@ an uninterrupted reference, a run killed by SIGKILL (inside a forward pass, or h
 checkpoint), and the resumed run. Every parameter must be `torch.equal` to the reference's, and the history
 (training records and validations) the same number for number.
 """
-import json, os, random, signal, subprocess, sys, textwrap
-from pathlib import Path
+import json
+import random
+import signal
+import subprocess
+import sys
+import textwrap
 import pytest
 import torch
 from conftest import ROOT, clean_env
@@ -19,7 +23,7 @@ CHILD = textwrap.dedent('''
     from seqvae.data import load_corpus
     from seqvae.model import SeqVAE, VAEConfig
     from seqvae.schedules import ScheduleConfig
-    from seqvae.train import TrainConfig, fit
+    from seqvae.train.loop import TrainConfig, fit
 
     run_dir, resume, out = sys.argv[1], sys.argv[2] == "resume", sys.argv[3]
     kill_mode, kill_at = os.environ.get("KILL_MODE", ""), int(os.environ.get("KILL_AT", "-1"))

@@ -4,7 +4,7 @@ notebook's verdicts (those come from `seqvae reproduce --scale long --only lm_sc
 every seed is done). Usage: python results/long/interim.py"""
 import json, sys
 from pathlib import Path
-from seqvae.stats import mean_ci, paired_t
+from seqvae.lab.claims import mean_ci, paired_t
 
 RUNS = Path(__file__).resolve().parent/"lm_schedules"/"runs"
 rows = []

@@ -16,7 +16,8 @@ import json, os, shutil, sys, time, traceback
 from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 os.chdir(REPO)
-from seqvae.runs import setup, floats, ints, run_folder, override
+from seqvae.lab.grid import setup, run_folder
+from seqvae.lab.presets import floats, ints, override
 NAME = sys.argv[1] if len(sys.argv) > 1 else "lm_schedules"
 CLAIMS = Path(os.environ.get("SEQVAE_CLAIMS", f"/tmp/work/claims_long{'' if NAME == 'lm_schedules' else '_' + NAME}"))
 OUT = REPO/"results"/"long"

@@ -6,7 +6,7 @@ same preset, so the notebooks reuse it."""
 import os, subprocess, time, traceback
 REPO = "/work/main"
 os.chdir(REPO)
-from seqvae.runs import setup
+from seqvae.lab.grid import setup
 def out(name): return f"{REPO}/results/medium/{name}"
 def params(name): return dict(scale="medium", seed=0, device="auto", threads=1, out_dir=out(name))
 POOL = {f"{p}, constant": dict(pooling=p, kind="constant") for p in ("last", "mean", "max")}
