@@ -73,7 +73,7 @@ def add_train_commands(subparsers):
     add_fields(t, d.data)
     add_fields(t, d.model, skip={"vocab_size"})
     add_fields(t, d.train, skip={"beta"})
-    add_fields(t, d.schedule, prefix="beta_")
+    add_fields(t, d.train.beta, prefix="beta_")
     e = subparsers.add_parser("evaluate", help="evaluate a checkpoint of `seqvae train` (He et al.'s protocol)")
     e.add_argument("checkpoint", help="best.pt or last.pt in a run folder")
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
@@ -93,9 +93,9 @@ def args_config(args):
     for name in ("corpus", "data_root"):            # a folder given relative to here is kept absolute in run.json
         v = getattr(data, name)
         if v is not None and Path(v).exists(): data = replace(data, **{name: str(Path(v).resolve())})
+    beta = replace(d.train.beta, **given(args, d.train.beta, prefix="beta_"))
     return RunConfig(data, replace(d.model, **given(args, d.model, skip={"vocab_size"})),
-                     replace(d.train, **given(args, d.train, skip={"beta"})),
-                     replace(d.schedule, **given(args, d.schedule, prefix="beta_")), model_kind=args.model_kind,
+                     replace(d.train, **given(args, d.train, skip={"beta"}), beta=beta), model_kind=args.model_kind,
                      use_valid=args.use_valid)
 
 # %% ../nbs/10_cli.ipynb #b53a2af8

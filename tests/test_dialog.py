@@ -1,7 +1,7 @@
 "Dialog pieces that users call directly: the BLEU scorers and the errors of the SwDA reader."
 import json, math
 import pytest
-from seqvae.dialog.model import sentence_bleu
+from seqvae.dialog import sentence_bleu
 from seqvae.dialog.data import read_swda
 from seqvae.sources import DataError
 

@@ -2,22 +2,11 @@
 that today's code would train for that experiment's settings at that scale (same name, same run key), so
 `seqvae reproduce` reuses it instead of training it again. A change to a preset, a config field or the run key
 that would move a committed run fails here."""
-import json
-from pathlib import Path
 import pytest
 from conftest import ROOT
-from seqvae.lab.grid import run_folder, setup
-from seqvae.lab.presets import floats, ints, override
+from seqvae.lab.grid import notebook_grid, run_folder
+from seqvae.lab.presets import override
 from seqvae.sources import CorpusUnavailable
-
-def _settings(name: str, ex) -> dict:
-    "The notebook's own SETTINGS cell, run as the notebook runs it."
-    nb = json.loads((ROOT/"nbs"/"experiments"/f"{name}.ipynb").read_text())
-    cell = next("".join(c["source"]) for c in nb["cells"]
-                if c["cell_type"] == "code" and "SETTINGS = {" in "".join(c["source"]))
-    scope = {"ex": ex, "floats": floats, "ints": ints}
-    exec(cell, scope)
-    return scope["SETTINGS"]
 
 CASES = sorted((d.parent.parent.name, d.parent.name) for d in (ROOT/"results").glob("*/*/runs")
                if (ROOT/"nbs"/"experiments"/f"{d.parent.name}.ipynb").exists() and d.parent.name != "dialog")
@@ -26,8 +15,7 @@ CASES = sorted((d.parent.parent.name, d.parent.name) for d in (ROOT/"results").g
 def test_committed_runs_keep_their_keys(scale, name, tmp_path):
     have = {d.name for d in (ROOT/"results"/scale/name/"runs").iterdir() if (d/"result.json").is_file()}
     if not have: pytest.skip("no finished run committed")
-    ex = setup(name, dict(scale=scale, seed=0, device="cpu", threads=1, out_dir=str(tmp_path)))
-    try: S = _settings(name, ex)
+    try: ex, S = notebook_grid(name, scale=scale, seed=0, device="cpu", threads=1, out_dir=str(tmp_path))
     except CorpusUnavailable as e: pytest.skip(f"the settings need the corpus: {e}")
     p = ex.preset
     seeds = range(max(p.seeds, getattr(p, "side_seeds", 0) or 0))

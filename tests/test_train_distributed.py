@@ -54,8 +54,8 @@ WORKER = textwrap.dedent('''
         from seqvae.schedules import ScheduleConfig
         run = build(RunConfig(DataConfig(max_train=192, batch_size=8),
                               VAEConfig(None, emb_dim=8, hidden_dim=8, latent_dim=2),
-                              TrainConfig(epochs=1, device="cpu", threads=1),
-                              ScheduleConfig("cyclical", total_steps=None)))
+                              TrainConfig(epochs=1, device="cpu", threads=1,
+                                          beta=ScheduleConfig("cyclical", total_steps=None))))
         seen = []
         run.fit(callbacks=[lambda event, tr: seen.append((tr.state.step, tr.schedule.cfg.total_steps))
                            if event == "step" else None])

@@ -9,24 +9,20 @@ is also locked by the process training it):
     SEQVAE_DATA=... .venv/bin/python results/long/train_workers.py > /tmp/work/worker_b.log 2>&1 &
 
 A finished setting is reused (its result.json), an unfinished one resumes from its last checkpoint. The settings are
-read from the notebook's own `SETTINGS` cell and trained under its own `Experiment.seed_grid` names and preset, so
+read from the notebook's own `SETTINGS` cell (`seqvae.lab.grid.notebook_grid`) and trained under its own `Experiment.seed_grid` names and preset, so
 the notebook (`seqvae reproduce --scale long --only NAME --out results/long`) reuses every one. A setting whose
 configuration equals a finished lm_schedules run (same run key) is copied from there, not trained again."""
-import json, os, shutil, sys, time, traceback
+import os, shutil, sys, time, traceback
 from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 os.chdir(REPO)
-from seqvae.lab.grid import setup, run_folder
-from seqvae.lab.presets import floats, ints, override
+from seqvae.lab.grid import notebook_grid, run_folder
+from seqvae.lab.presets import override
 NAME = sys.argv[1] if len(sys.argv) > 1 else "lm_schedules"
 CLAIMS = Path(os.environ.get("SEQVAE_CLAIMS", f"/tmp/work/claims_long{'' if NAME == 'lm_schedules' else '_' + NAME}"))
 OUT = REPO/"results"/"long"
-ex = setup(NAME, dict(scale="long", seed=0, device="cpu", threads=1, out_dir=str(OUT/NAME)))
-cell = next("".join(c["source"]) for c in json.loads((REPO/f"nbs/experiments/{NAME}.ipynb").read_text())["cells"]
-            if c["cell_type"] == "code" and "SETTINGS = {" in "".join(c["source"]))
-scope = {"ex": ex, "floats": floats, "ints": ints}
-exec(cell, scope)                                              # p = ex.preset; SETTINGS = {...}, as the notebook runs it
-SETTINGS, p = scope["SETTINGS"], ex.preset
+ex, SETTINGS = notebook_grid(NAME, scale="long", seed=0, device="cpu", threads=1, out_dir=str(OUT/NAME))
+p = ex.preset                                                  # the notebook's own grid, as it runs it
 if NAME == "lm_schedules":                                     # the compared pair first, then the side settings
     pair, side = ("monotonic", "cyclical"), ("constant", "cyclical + lr restarts")
     tasks = [(n, s) for s in range(p.seeds) for n in pair] + [(n, s) for s in range(p.side_seeds) for n in side]

@@ -16,7 +16,7 @@ from ..train.config import RunConfig
 from .notebooks import write_results
 from .presets import Preset, override, preset
 from ..train.history import History
-from ..io import load_json, save_json
+from ..io import load_json, project_root, save_json
 from ..lock import hold_folder
 from ..metrics import evaluate
 from .claims import at_least, conclude, mean_ci
@@ -24,7 +24,7 @@ from .claims import at_least, conclude, mean_ci
 # %% auto #0
 __all__ = ['ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment',
            'setup', 'DryRun', 'is_dry_run', 'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows',
-           'verdicts', 'alive', 'code_alive', 'curves_of', 'cycle_ends']
+           'verdicts', 'alive', 'code_alive', 'curves_of', 'notebook_grid', 'cycle_ends']
 
 # %% ../../nbs/07c_lab.grid.ipynb #f2fe374a
 ROW_KEYS = ("rec", "kl", "elbo", "ppl_elbo", "nll", "ppl", "mi", "mi_dataset", "mi_dataset_se", "mi_ceiling", "au")
@@ -33,6 +33,7 @@ _FREE = ("device", "threads", "progress")   # settings that do not change a run'
 def run_key(cfg: RunConfig) -> str:
     "8 hex digits identifying what `cfg` computes (its device, threads and progress bar left out)."
     d = cfg.to_dict()
+    d["schedule"], d["train"]["beta"] = d["train"]["beta"], None   # the layout of every key so far: runs keep folders
     d["train"] = {k: v for k, v in d["train"].items() if k not in _FREE}
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -97,13 +98,15 @@ class Experiment:
     device: str = "cpu"
     threads: int = 0
     figures: list = field(default_factory=list)
+    knobs: dict = field(default_factory=dict)   # the settings of this experiment alone (`knob`)
     t0: float = field(default_factory=time.time)
     _corpus: object = field(default=None, repr=False)
 
     @property
     def config(self) -> dict:
-        "What `results.json` records as the configuration: scale, seed, device, threads and the preset's fields."
-        return dict(scale=self.scale, seed=self.seed, device=self.device, threads=self.threads, **asdict(self.preset))
+        "What `results.json` records as the configuration: scale, seed, device, threads, the preset, the knobs."
+        return dict(scale=self.scale, seed=self.seed, device=self.device, threads=self.threads, **asdict(self.preset),
+                    **self.knobs)
     @property
     def base(self) -> RunConfig: return self.preset.run_config(self.seed, self.device, self.threads)
     @property
@@ -117,6 +120,13 @@ class Experiment:
         p = self.preset
         if is_dry_run(): self.plan(settings)
         return run_grid(self.base, settings, self.out/"runs", self.corpus, p.n_iw, p.mi_samples, callbacks)
+
+    def knob(self, name: str, given, default, by_scale: dict | None = None, parse=None):
+        """A setting of this experiment alone, from its notebook parameter `given` when set, else its value at this
+        scale (`by_scale`, else `default`); parsed by `parse` (e.g. `floats`) and recorded in the configuration."""
+        v = given if given is not None else (by_scale or {}).get(self.scale, default)
+        self.knobs[name] = v = parse(v) if parse else v
+        return v
 
     def figure(self, fig, filename: str) -> str:
         "Save `fig` into the output folder and list it in the results."
@@ -268,6 +278,21 @@ COLLAPSED_KL = 0.1  # nats: below this a model's KL is read as collapse, and a l
 def curves_of(history) -> dict:
     "The training records of a `History` that the figures use: step, rec, kl, beta, lr, elbo."
     return {k: history.train[k] for k in ("step", "rec", "kl", "beta", "lr", "elbo") if k in history.train}
+
+# %% ../../nbs/07c_lab.grid.ipynb #5c65984c
+def notebook_grid(name: str, folder=None, **params) -> tuple[Experiment, dict]:
+    "The `Experiment` and `SETTINGS` of experiment notebook `name` with `params`, as the notebook makes them; no runs."
+    folder = Path(folder) if folder else project_root()/"nbs"/"experiments"
+    cells = json.loads((folder/f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+    code = [(c, "".join(c["source"])) for c in cells if c["cell_type"] == "code"]
+    first = next(i for i, (c, _) in enumerate(code) if "parameters" in c.get("metadata", {}).get("tags", []))
+    setup_at = next(i for i, (_, s) in enumerate(code) if i > first and "setup(" in s)
+    settings_at = next(i for i, (_, s) in enumerate(code) if i > setup_at and "SETTINGS = " in s)
+    scope = {}
+    exec(code[first][1], scope)
+    scope.update(params)
+    for i in (setup_at, settings_at): exec(code[i][1], scope)
+    return scope["ex"], scope["SETTINGS"]
 
 # %% ../../nbs/07c_lab.grid.ipynb #bafa99c7
 def cycle_ends(curves: dict, n_cycles: int, tail: float = 0.1) -> dict:

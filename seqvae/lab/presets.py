@@ -4,61 +4,51 @@
 
 # %% ../../nbs/07_lab.presets.ipynb #689d8e80
 from __future__ import annotations
+import typing
 from dataclasses import asdict, dataclass, fields, replace
 from fastcore.basics import patch_to
+from ..io import is_int, is_number
 from ..train.config import DataConfig, RunConfig, TrainConfig
 from .notebooks import SCALES
 from ..model import VAEConfig
 from ..schedules import ScheduleConfig
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'Preset', 'with_overrides', 'preset', 'override', 'ints', 'floats', 'ablation_settings']
+__all__ = ['EXPERIMENTS', 'Preset', 'with_overrides', 'preset', 'override', 'ints', 'floats', 'words', 'ablation_settings']
 
 # %% ../../nbs/07_lab.presets.ipynb #eab34e82
 @dataclass
 class Preset:
-    "Sizes and settings of one experiment at one scale, as flat values (lists are comma-separated strings)."
+    "Sizes and settings of the experiments at one scale, typed (None: unset, as each comment says)."
     corpus: str = "synthetic"
-    max_train: int = 0           # training sentences, a fixed random subset (0: all)
-    max_eval: int = 0            # valid/test sentences used for evaluation, a fixed random subset (0: all)
-    max_valid: int = 0           # validation during training on this many of them (0: as max_eval)
-    max_len: int = 0             # truncate sentences to this many words (0: no limit)
-    max_vocab: int = 0           # vocabulary size, special tokens included (0: no limit)
+    max_train: int | None = None         # training sentences, a fixed random subset (None: all)
+    max_eval: int | None = None          # valid/test sentences used for evaluation, a fixed random subset (None: all)
+    max_valid: int | None = None         # validation during training on this many of them (None: as max_eval)
+    max_len: int | None = None           # truncate sentences to this many words (None: no limit)
+    max_vocab: int | None = None         # vocabulary size, special tokens included (None: no limit)
     emb_dim: int = 16
     hidden_dim: int = 32
     latent_dim: int = 4
-    dropout: float = 0.0         # decoder input and output dropout
-    word_dropout: float = 0.0    # decoder input words replaced by <unk> in training (Bowman et al., 2016)
-    init_range: float = 0.1      # uniform(-r, r) initialisation of the weights
+    dropout: float = 0.0                 # decoder input and output dropout
+    word_dropout: float = 0.0            # decoder input words replaced by <unk> in training (Bowman et al., 2016)
+    init_range: float = 0.1              # uniform(-r, r) initialisation of the weights
     batch_size: int = 32
-    max_steps: int = 200         # training steps (0: `epochs` passes)
-    epochs: int = 0              # passes over the training data (0: `max_steps`)
-    optimizer: str = "adam"      # adam or sgd
+    max_steps: int | None = 200          # training steps (None: `epochs` passes)
+    epochs: int | None = None            # passes over the training data (None: `max_steps`)
+    optimizer: str = "adam"              # adam or sgd
     lr: float = 3e-3
-    lr_schedule: str = "constant"  # constant or plateau, for every run but the cyclical lr-restart one
-    n_cycles: int = 4            # M of the cyclical schedule
-    ratio: float = 0.5           # R of the cyclical schedule
-    warmup: float = 0.25         # monotonic: fraction of training spent ramping (Fu et al.: 10k of 40k steps)
-    eval_every: int = 0          # validate every N steps (0: only where a run needs it)
-    checkpoint_every: int = 0    # write last.pt every N steps (0: about 10 times per run, or at epoch ends)
-    aggressive_inner: int = 100  # aggressive training: at most this many encoder steps per decoder step
-    n_iw: int = 0                # importance samples of the test NLL (0: skip the IW-NLL)
-    seeds: int = 1               # training seeds per setting, `seed`, `seed + 1`, ... (`Experiment.seed_grid`)
-    side_seeds: int = 0          # seeds of the settings outside a notebook's compared pair (0: `seeds`)
-    autocast: int = 0            # 1: bfloat16 autocast with float32 weights (TrainConfig.autocast); 0: float32
-    mi_samples: int = 1          # posterior samples per sentence in the MI estimate
-    snapshots: int = 4           # synthetic: latent-code snapshots during training
-    betas: str = "0,0.1,0.2,0.4,0.6,0.8,1"   # beta_mi: the constant betas
-    n_labels: str = "100,1000,10000"         # pretrain_classify: labelled sentences for the classifier
-    label_seeds: int = 5         # pretrain_classify: draws of the labelled set
-    projection: str = "tsne"     # pretrain_classify: tsne or pca
-    cycles: str = "1,2,4,8"      # ablation: M values
-    ratios: str = "0.25,0.5,0.75,1.0"        # ablation: R values
-    shapes: str = "linear,cosine,sigmoid"    # ablation: ramp shapes
-    word_dropouts: str = "0,0.25,0.5"        # collapse_map: word dropout values
-    schedules: str = "constant,cyclical"     # collapse_map: the beta schedules, the first the baseline
-    cycle_steps: str = ""                    # collapse_map: steps per cycle of the cyclical schedule ("": n_cycles)
-    pool_kinds: str = "constant,cyclical"    # pooling: the beta schedules each encoder is trained with
+    lr_schedule: str = "constant"        # constant or plateau, for every run but the cyclical lr-restart one
+    n_cycles: int = 4                    # M of the cyclical schedule
+    ratio: float = 0.5                   # R of the cyclical schedule
+    warmup: float = 0.25                 # monotonic: fraction of training spent ramping (Fu et al.: 10k of 40k steps)
+    eval_every: int | None = None        # validate every N steps (None: only where a run needs it)
+    checkpoint_every: int | None = None  # write last.pt every N steps (None: about 10 times per run, or epoch ends)
+    aggressive_inner: int = 100          # aggressive training: at most this many encoder steps per decoder step
+    n_iw: int = 0                        # importance samples of the test NLL (0: no IW-NLL)
+    seeds: int = 1                       # training seeds per setting, `seed`, `seed + 1`, ... (`Experiment.seed_grid`)
+    side_seeds: int | None = None        # seeds of the settings outside a notebook's compared pair (None: `seeds`)
+    autocast: bool = False               # bfloat16 autocast with float32 weights (TrainConfig.autocast)
+    mi_samples: int = 1                  # posterior samples per sentence in the MI estimate
 
     def to_dict(self) -> dict: return asdict(self)
 
@@ -67,43 +57,42 @@ class Preset:
 def run_config(self: Preset, seed: int = 0, device: str = "cpu", threads: int = 0) -> RunConfig:
     "The `RunConfig` of this preset: what every setting of the experiment starts from (a cyclical beta schedule)."
     p = self
+    every = p.checkpoint_every or (max(1, p.max_steps // 10) if p.max_steps else None)
     return RunConfig(
-        DataConfig(p.corpus, corpus_seed=seed, max_vocab=p.max_vocab or None, max_train=p.max_train or None,
-                   max_eval=p.max_eval or None, max_valid=p.max_valid or None, max_len=p.max_len or None,
-                   batch_size=p.batch_size),
+        DataConfig(p.corpus, corpus_seed=seed, max_vocab=p.max_vocab, max_train=p.max_train, max_eval=p.max_eval,
+                   max_valid=p.max_valid, max_len=p.max_len, batch_size=p.batch_size),
         VAEConfig(None, emb_dim=p.emb_dim, hidden_dim=p.hidden_dim, latent_dim=p.latent_dim, dec_in_dropout=p.dropout,
                   dec_out_dropout=p.dropout, word_dropout=p.word_dropout, init_range=p.init_range),
-        TrainConfig(epochs=p.epochs or None, max_steps=p.max_steps or None, optimizer=p.optimizer, lr=p.lr,
-                    lr_schedule=p.lr_schedule, aggressive_max_inner=p.aggressive_inner, eval_every=p.eval_every or None,
-                    checkpoint_every=p.checkpoint_every or (max(1, p.max_steps // 10) if p.max_steps else None),
-                    log_every=None,
-                    seed=seed, device=device, threads=threads or None, progress=False, autocast=bool(p.autocast)),
-        ScheduleConfig("cyclical", total_steps=None, n_cycles=p.n_cycles, ratio=p.ratio),
-        use_valid=p.eval_every > 0)
+        TrainConfig(epochs=p.epochs, max_steps=p.max_steps, optimizer=p.optimizer, lr=p.lr, lr_schedule=p.lr_schedule,
+                    aggressive_max_inner=p.aggressive_inner, eval_every=p.eval_every, checkpoint_every=every,
+                    log_every=None, seed=seed, device=device, threads=threads or None, progress=False,
+                    autocast=p.autocast, beta=ScheduleConfig("cyclical", total_steps=None, n_cycles=p.n_cycles,
+                                                             ratio=p.ratio)),
+        use_valid=p.eval_every is not None)
 
 # %% ../../nbs/07_lab.presets.ipynb #ac8b9c70
 EXPERIMENTS = ("synthetic", "lm_schedules", "pooling", "beta_mi", "pretrain_classify", "ablation", "collapse_map")
 
-
-_PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=0,
-            epochs=40,
-            optimizer="adam", lr=1e-3, n_iw=500, max_eval=0, max_train=0)
-_HE = dict(corpus="yahoo", emb_dim=512, hidden_dim=1024, latent_dim=32, dropout=0.5, init_range=0.01, max_steps=0,
-           epochs=100, optimizer="sgd", lr=1.0, lr_schedule="plateau", n_iw=500, max_eval=0, max_train=0, max_len=0)
-_TOY_SMALL = dict(corpus="synthetic:toy", max_train=0, max_len=0, emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0,
-                  max_steps=10000, lr=5e-3, n_iw=100, snapshots=6)
+_PTB = dict(corpus="ptb", emb_dim=256, hidden_dim=256, latent_dim=32, dropout=0.5, init_range=0.1, max_steps=None,
+            epochs=40, optimizer="adam", lr=1e-3, n_iw=500, max_eval=None, max_train=None)
+_HE = dict(corpus="yahoo", emb_dim=512, hidden_dim=1024, latent_dim=32, dropout=0.5, init_range=0.01,
+           max_steps=None, epochs=100, optimizer="sgd", lr=1.0, lr_schedule="plateau", n_iw=500, max_eval=None,
+           max_train=None, max_len=None)
+_TOY_SMALL = dict(corpus="synthetic:toy", max_train=None, max_len=None, emb_dim=32, hidden_dim=64, latent_dim=2,
+                  dropout=0.0, max_steps=10000, lr=5e-3, n_iw=100)
 _BASE = {
     "smoke": dict(corpus="synthetic", max_train=1000, max_eval=100, emb_dim=16, hidden_dim=32, latent_dim=4,
                   max_steps=200,
-                  lr=3e-3, n_iw=5, mi_samples=16, label_seeds=3, projection="pca", aggressive_inner=5),
+                  lr=3e-3, n_iw=5, mi_samples=16, aggressive_inner=5),
     "small": dict(corpus="yelp_short", max_train=20000, max_eval=1000, max_len=25, emb_dim=64, hidden_dim=128,
                   latent_dim=16, dropout=0.2, max_steps=2000, lr=2e-3, n_iw=20, mi_samples=2, aggressive_inner=15),
-    "medium": dict(corpus="yahoo", max_train=0, max_eval=500, max_len=60, max_vocab=5000, emb_dim=128,
+    "medium": dict(corpus="yahoo", max_train=None, max_eval=500, max_len=60, max_vocab=5000, emb_dim=128,
                    hidden_dim=256, latent_dim=32, dropout=0.5, word_dropout=0.5, max_steps=2000, lr=1e-3, n_iw=50,
-                   mi_samples=8, seeds=3, autocast=1, aggressive_inner=15),
-    "long": dict(corpus="yelp_short", max_train=0, max_eval=5000, max_valid=2000, max_len=0, max_vocab=0, emb_dim=128,
+                   mi_samples=8, seeds=3, autocast=True, aggressive_inner=15),
+    "long": dict(corpus="yelp_short", max_train=None, max_eval=5000, max_valid=2000, max_len=None, max_vocab=None,
+                 emb_dim=128,
                  hidden_dim=256, latent_dim=32, dropout=0.5, word_dropout=0.0, max_steps=12000, lr=1e-3, n_iw=50,
-                 mi_samples=8, seeds=5, side_seeds=3, autocast=0, eval_every=3000, aggressive_inner=5),
+                 mi_samples=8, seeds=5, side_seeds=3, autocast=False, eval_every=3000, aggressive_inner=5),
     "paper": _PTB,
 }
 _EXPERIMENT = {
@@ -111,37 +100,47 @@ _EXPERIMENT = {
         "smoke": dict(corpus="synthetic:toy", emb_dim=16, hidden_dim=32, latent_dim=2, max_steps=1000, lr=1e-2, n_iw=0,
                       seeds=3),
         "small": dict(_TOY_SMALL, seeds=3),
-        "medium": dict(_TOY_SMALL, seeds=3, autocast=0, max_eval=0, mi_samples=1),
-        "long": dict(_TOY_SMALL, seeds=5, autocast=0, max_eval=0, mi_samples=1, eval_every=0, max_valid=0),
+        "medium": dict(_TOY_SMALL, seeds=3, autocast=False, max_eval=None, mi_samples=1),
+        "long": dict(_TOY_SMALL, seeds=5, autocast=False, max_eval=None, mi_samples=1, eval_every=None, max_valid=None),
         "paper": dict(corpus="synthetic:toy", emb_dim=32, hidden_dim=64, latent_dim=2, dropout=0.0, max_steps=40000,
-                      epochs=0, lr=1e-3, n_iw=500, snapshots=8)},
+                      epochs=None, lr=1e-3, n_iw=500)},
     "lm_schedules": {},
     "pooling": {"small": dict(max_steps=1000),
-                "medium": dict(word_dropout=0.0, pool_kinds="constant", aggressive_inner=5), "paper": _HE},
-    "beta_mi": {"small": dict(max_steps=1200), "medium": dict(betas="0,0.4,1"), "paper": _HE},
-    "pretrain_classify": {"medium": dict(corpus="yelp_short", max_len=25, max_vocab=0, max_eval=2000),
+                "medium": dict(word_dropout=0.0, aggressive_inner=5), "paper": _HE},
+    "beta_mi": {"small": dict(max_steps=1200), "paper": _HE},
+    "pretrain_classify": {"medium": dict(corpus="yelp_short", max_len=25, max_vocab=None, max_eval=2000),
                           "long": dict(seeds=3),
-                          "paper": dict(corpus="yelp_short", max_len=0, projection="tsne")},
-    "ablation": {"smoke": dict(cycles="1,4", ratios="0.25,1.0", shapes="linear,cosine", seeds=2),
+                          "paper": dict(corpus="yelp_short", max_len=None)},
+    "ablation": {"smoke": dict(seeds=2),
                  "small": dict(max_steps=1000, n_iw=0), "medium": dict(n_iw=0, seeds=1)},
-    "collapse_map": {"smoke": dict(word_dropouts="0,0.5"), "small": dict(max_steps=1000, n_iw=0),
+    "collapse_map": {"small": dict(max_steps=1000, n_iw=0),
                      "medium": dict(n_iw=0, seeds=1), "paper": dict(n_iw=0),
-                     "long": dict(n_iw=0, seeds=3, schedules="monotonic,cyclical", cycle_steps="500,1000,3000",
-                                  word_dropouts="0,0.25")},
+                     "long": dict(n_iw=0, seeds=3)},
 }
 
+def _field_type(hint) -> tuple[type, bool]:
+    "The type of a field annotated `hint`, and whether it may be None."
+    args = typing.get_args(hint)
+    return next(a for a in args if a is not type(None)) if args else hint, type(None) in args
+
 def with_overrides(p, overrides: dict, what: str = "preset"):
-    "Dataclass `p` of flat values with `overrides`: None keeps a value; unknown names and wrong types are errors."
-    names = {f.name for f in fields(p)}
-    unknown = sorted(set(overrides) - names)
-    if unknown: raise ValueError(f"unknown {what} field(s) {unknown}; known: {sorted(names)}")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    for k, v in given.items():
-        want = type(getattr(p, k))
-        if want is float and isinstance(v, int) and not isinstance(v, bool): given[k] = v = float(v)
-        if not isinstance(v, want) or isinstance(v, bool):
-            raise ValueError(f"{k} must be a {want.__name__} (or None for the {what}), got {v!r}")
-        if want is not str and v < 0: raise ValueError(f"{k} must be >= 0 (or None for the {what}), got {v!r}")
+    """Dataclass `p` with `overrides` given as flat values (papermill parameters): None keeps a value; for a field that
+    may be None, 0 means None; a bool field takes 0 or 1; unknown names, wrong types and negative numbers are errors."""
+    hints = typing.get_type_hints(type(p))
+    unknown = sorted(set(overrides) - {f.name for f in fields(p)})
+    if unknown: raise ValueError(f"unknown {what} field(s) {unknown}; known: {sorted(f.name for f in fields(p))}")
+    given = {}
+    for k, v in overrides.items():
+        if v is None: continue
+        want, optional = _field_type(hints[k])
+        if want is bool and v in (0, 1) and not isinstance(v, float): v = bool(v)
+        elif optional and is_number(v) and v == 0: v = None
+        elif want is float and is_int(v): v = float(v)
+        if v is not None and (not isinstance(v, want) or (isinstance(v, bool) and want is not bool)):
+            unset = ", 0 to unset" if optional else ""
+            raise ValueError(f"{k} must be a {want.__name__} (or None for the {what}{unset}), got {v!r}")
+        if is_number(v) and v < 0: raise ValueError(f"{k} must be >= 0 (or None for the {what}), got {v!r}")
+        given[k] = v
     return replace(p, **given)
 
 def preset(scale: str, experiment: str = "lm_schedules", **overrides) -> Preset:
@@ -149,7 +148,7 @@ def preset(scale: str, experiment: str = "lm_schedules", **overrides) -> Preset:
     if scale not in SCALES: raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     if experiment not in EXPERIMENTS: raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
     p = with_overrides(Preset(**{**_BASE[scale], **_EXPERIMENT[experiment].get(scale, {})}), overrides)
-    if p.max_steps == 0 and p.epochs == 0: raise ValueError("max_steps and epochs are both 0: set one of them")
+    if p.max_steps is None and p.epochs is None: raise ValueError("max_steps and epochs are both unset: set one")
     return p
 
 # %% ../../nbs/07_lab.presets.ipynb #d9c3cc3b
@@ -158,13 +157,17 @@ _PARTS = ("data", "model", "train", "schedule")
 def _where(name: str) -> tuple[str | None, str]:
     "(part, field) of a setting's name: 'part.field', or the one part with that field (None: RunConfig's own)."
     if "." in name: return tuple(name.split(".", 1))
-    names = lambda part: {f.name for f in fields(getattr(RunConfig(), part))} - ({"beta"} if part == "train" else set())
+    names = lambda part: {f.name for f in fields(_part(RunConfig(), part))} - ({"beta"} if part == "train" else set())
     owners = [part for part in _PARTS if name in names(part)]
     owners += [None] if name in {f.name for f in fields(RunConfig)} - set(_PARTS) else []
     if len(owners) != 1:
         raise ValueError(f"setting {name!r} " + (f"is a field of {owners}: write it as 'part.{name}'" if owners
                                                    else f"is not a field of RunConfig or of its parts {_PARTS}"))
     return owners[0], name
+
+def _part(cfg: RunConfig, part: str):
+    "The config of `part`: `data`, `model`, `train`, or `schedule` (the beta schedule, `cfg.train.beta`)."
+    return cfg.train.beta if part == "schedule" else getattr(cfg, part)
 
 def override(cfg: RunConfig, **changes) -> RunConfig:
     "`cfg` with each named field changed (see `_where`); the parts are re-validated."
@@ -173,19 +176,23 @@ def override(cfg: RunConfig, **changes) -> RunConfig:
     for name, value in changes.items():
         part, f = _where(name)
         (own if part is None else parts[part])[f] = value
-    return replace(cfg, **own, **{part: replace(getattr(cfg, part), **kw) for part, kw in parts.items() if kw})
+    new = {part: replace(_part(cfg, part), **kw) for part, kw in parts.items() if kw}
+    if "schedule" in new: new["train"] = replace(new.get("train", cfg.train), beta=new.pop("schedule"))
+    return replace(cfg, **own, **new)
 
 # %% ../../nbs/07_lab.presets.ipynb #84b91b61
-def ints(s: str) -> list[int]: return [int(v) for v in str(s).split(",") if v.strip()]
-def floats(s: str) -> list[float]: return [float(v) for v in str(s).split(",") if v.strip()]
+def ints(s) -> list[int]: return [int(v) for v in str(s).split(",") if v.strip()]
+def floats(s) -> list[float]: return [float(v) for v in str(s).split(",") if v.strip()]
+def words(s) -> list[str]: return [v.strip() for v in str(s).split(",") if v.strip()]
 
-def ablation_settings(p: Preset) -> dict:
-    "name -> schedule changes for each M of `p.cycles`, R of `p.ratios` and shape of `p.shapes`, without repeats."
+def ablation_settings(n_cycles: int, ratio: float, cycles, ratios, shapes) -> dict:
+    """name -> schedule changes around (`n_cycles`, `ratio`, linear) for each M of `cycles`, R of `ratios` and ramp
+    shape of `shapes`, one at a time, without repeats."""
     out, seen = {}, set()
-    grid = [("M", m, dict(n_cycles=m)) for m in ints(p.cycles)] + [("R", r, dict(ratio=r)) for r in floats(p.ratios)]
-    grid += [("shape", s, dict(shape=s)) for s in str(p.shapes).split(",") if s.strip()]
+    grid = [("M", m, dict(n_cycles=m)) for m in cycles] + [("R", r, dict(ratio=r)) for r in ratios]
+    grid += [("shape", s, dict(shape=s)) for s in shapes]
     for group, v, kw in grid:
-        full = {"n_cycles": p.n_cycles, "ratio": p.ratio, "shape": "linear", **kw}
+        full = {"n_cycles": n_cycles, "ratio": ratio, "shape": "linear", **kw}
         key = tuple(full.values())
         if key in seen: continue
         seen.add(key)

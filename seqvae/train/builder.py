@@ -56,7 +56,7 @@ class Run:
     total_steps: int                 # optimizer steps the run takes (per process)
 
     @property
-    def train_config(self) -> TrainConfig: return replace(self.cfg.train, beta=self.cfg.schedule)
+    def train_config(self) -> TrainConfig: return self.cfg.train      # what `fit` gets, its beta schedule included
 
     def fit(self, run_dir=None, resume: bool = False, overwrite: bool = False, callbacks=(), **kw):
         "Train the model with `seqvae.train.fit` (validating when `use_valid` or a setting needs it); its `History`."
@@ -78,5 +78,5 @@ def build(cfg: RunConfig, corpus=None) -> Run:
     d, t = cfg.data, cfg.train
     train = corpus.batches("train", d.batch_size, shuffle=True, seed=t.seed, max_len=d.max_len)
     steps = total_steps(t.epochs, t.max_steps, steps_per_epoch(train, world_size()))
-    run_schedule(cfg.schedule, steps)                       # a schedule that does not fit the run fails here, early
+    run_schedule(cfg.train.beta, steps)                     # a schedule that does not fit the run fails here, early
     return Run(cfg, corpus, train, eval_batches(corpus, "valid", d), model_of(cfg, corpus), steps)
