@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['SHAPES', 'KINDS', 'ramp', 'cyclical', 'monotonic', 'constant', 'ScheduleConfig', 'Schedule', 'LRRestart',
-           'lr_restart_lambda']
+           'lr_restart_lambda', 'run_schedule']
 
 # %% ../nbs/03_schedules.ipynb #eb11507f
-import math
+import math, warnings
 from dataclasses import dataclass, asdict, replace
 import numpy as np
 from .io import is_int
@@ -191,3 +191,16 @@ def lr_restart_lambda(total_steps: int, n_cycles: int = 4, min_factor: float = 0
              total_steps)
     _require(0 <= min_factor <= 1, "min_factor", "in [0, 1]", min_factor)
     return LRRestart(total_steps, n_cycles, min_factor)
+
+# %% ../nbs/03_schedules.ipynb #4d23ee33
+def run_schedule(beta: ScheduleConfig | None, steps: int) -> ScheduleConfig:
+    "The beta schedule of a run of `steps` steps: `beta` spanning them when its `total_steps` is None; 1 without one."
+    beta = beta or ScheduleConfig("constant", total_steps=None)
+    if beta.total_steps is None:
+        try: return replace(beta, total_steps=steps)
+        except ValueError as e:
+            raise ValueError(f"the run takes {steps} step(s), too few for its beta schedule ({e}): train longer "
+                             "or give the schedule fewer cycles") from None
+    if beta.kind != "constant" and beta.total_steps != steps:
+        warnings.warn(f"the beta schedule spans {beta.total_steps} steps but this run takes {steps}")
+    return beta

@@ -12,7 +12,8 @@ import torch.distributed as dist
 from .config import DataConfig, RunConfig, TrainConfig
 from ..data import Batches, load_corpus
 from ..model import SeqVAE, LSTMLanguageModel
-from .loop import fit, run_schedule, steps_per_epoch, total_steps
+from ..schedules import run_schedule
+from .loop import fit, steps_per_epoch, total_steps
 
 # %% auto #0
 __all__ = ['world_size', 'load_data', 'eval_batches', 'fingerprint', 'Run', 'model_of', 'build']

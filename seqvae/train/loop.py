@@ -4,8 +4,8 @@
 
 # %% ../../nbs/06_train.loop.ipynb #68d486c3
 from __future__ import annotations
-import contextlib, itertools, math, os, socket, time, warnings
-from dataclasses import asdict, dataclass, field, replace
+import contextlib, itertools, math, os, socket, time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,18 +14,18 @@ from fastcore.basics import patch
 from ..io import save_json
 from .config import TrainConfig
 from .steps import PlainStep, AggressiveStep, has_plan, grad_norm_, clip_factor, plain_sgd
-from ..schedules import ScheduleConfig
+from ..schedules import run_schedule
 from ..model import set_lstm_autocast
 from ..metrics import evaluate
 from .runtime import (to_device, autocast, rng_state, set_rng_state, seed_everything, process_settings,
-                            deferred_interrupt, init_distributed)
+                                  deferred_interrupt, init_distributed)
 from .checkpoint import (CKPT_FORMAT, CheckpointError, save_checkpoint, load_checkpoint,
                                      config_of, check_model, prepare_run_dir)
 from .history import History, JsonLog, show_progress, progress_bar
 from ..lock import hold_folder
 
 # %% auto #0
-__all__ = ['make_optimizer', 'steps_per_epoch', 'total_steps', 'TrainState', 'Trainer', 'run_schedule', 'fit']
+__all__ = ['make_optimizer', 'steps_per_epoch', 'total_steps', 'TrainState', 'LiveState', 'Trainer', 'fit']
 
 # %% ../../nbs/06_train.loop.ipynb #a6a871e9
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -64,6 +64,18 @@ class TrainState:
     train_time_s: float = 0.0      # wall time spent in fit, over all resumes
     window: dict = field(default_factory=dict)  # running sums for the next training record
 
+@dataclass
+class LiveState:
+    "What changes while this process trains and is not saved: the stop decision, the latest validation, the clock."
+    stop_reason: str | None = None   # why the loop stops after this step (set by `Trainer.stop` alone)
+    interrupt: bool = False          # Ctrl-C or SIGTERM, as every process agreed
+    metrics: dict | None = None      # the latest validation's metrics
+    valid_step: int = -1             # the step of the latest validation
+    best_state: dict | None = None   # plateau: the best model's weights (on the CPU), reloaded at a decay
+    time_base: float = 0.0           # training seconds before this process started (a resumed run's)
+    t0: float = field(default_factory=time.perf_counter)   # when this process started training
+    bar: object = None               # the progress bar, while the loop runs
+
 # %% ../../nbs/06_train.loop.ipynb #5a7c4c58
 class Trainer:
     "One training run: model on its device, optimizer, beta schedule, step strategy, counters, history, run folder."
@@ -87,28 +99,14 @@ class Trainer:
         self.log_every = cfg.log_every or max(1, self.total_steps // 200)
         self.schedule = run_schedule(cfg.beta, self.total_steps).build()
         self.lr_restart = self.schedule.lr_lambda(cfg.lr_min_factor) if cfg.lr_schedule == "cosine_restarts" else None
-        self.state, self.history = TrainState(aggressive=cfg.aggressive), History()
-        self.stop_reason, self.metrics, self.interrupt = None, None, False
+        self.state, self.live, self.history = TrainState(aggressive=cfg.aggressive), LiveState(), History()
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.writes = self.rank == 0 and self.run_dir is not None
-        self.log, self.bar = JsonLog(self.run_dir/"log.jsonl" if self.writes else None), None
-        self.best_state, self.valid_step, self.time_base, self.t0 = None, -1, 0.0, time.perf_counter()
+        self.log = JsonLog(self.run_dir/"log.jsonl" if self.writes else None)
         self.check_setup()
         self.strategy = (AggressiveStep if cfg.aggressive else PlainStep)(self)
 
 # %% ../../nbs/06_train.loop.ipynb #0b603df1
-def run_schedule(beta: ScheduleConfig | None, steps: int) -> ScheduleConfig:
-    "The beta schedule of a run of `steps` steps: `beta` spanning them when its `total_steps` is None; 1 without one."
-    beta = beta or ScheduleConfig("constant", total_steps=None)
-    if beta.total_steps is None:
-        try: return replace(beta, total_steps=steps)
-        except ValueError as e:
-            raise ValueError(f"the run takes {steps} step(s), too few for its beta schedule ({e}): train longer "
-                             "or give the schedule fewer cycles") from None
-    if beta.kind != "constant" and beta.total_steps != steps:
-        warnings.warn(f"the beta schedule spans {beta.total_steps} steps but this run takes {steps}")
-    return beta
-
 @patch
 def check_setup(self: Trainer):
     "Refuse settings that cannot work together, before the first step."
@@ -210,7 +208,7 @@ def train_step(self: Trainer, batch, interrupted=lambda: False):
     gnorm = grad_norm_(self.strategy.trained())
     names = _scalars(out) + ["grad_norm"]
     vals = torch.stack([out[k].detach().float() for k in names[:-1]] + [gnorm.float()]).tolist()  # one sync
-    bad, self.interrupt = self.agree(not all(map(math.isfinite, vals)), interrupted())
+    bad, self.live.interrupt = self.agree(not all(map(math.isfinite, vals)), interrupted())
     if bad: self.bad_batch("non-finite " + ("loss" if not math.isfinite(vals[0]) else "gradient"))
     else:
         for p in self.strategy.frozen(): p.grad = None
@@ -218,7 +216,7 @@ def train_step(self: Trainer, batch, interrupted=lambda: False):
     self.record(None if bad else dict(zip(names, vals)), beta, lr, inner)
     st.step += 1
     st.batch_in_epoch += 1
-    if self.bar is not None: self.bar.update(1)
+    if self.live.bar is not None: self.live.bar.update(1)
 
 # %% ../../nbs/06_train.loop.ipynb #24092390
 @patch
@@ -251,13 +249,13 @@ def flush_window(self: Trainer, step: int):
     if n_inner: rec["inner_steps"] = inner / n_inner
     self.history.add("train", rec)
     self.log.write("train", **rec)
-    if self.bar is not None and n:
-        self.bar.set_postfix({k: f"{mean[k]:.3g}" for k in ("loss", "rec", "kl") if k in mean},
+    if self.live.bar is not None and n:
+        self.live.bar.set_postfix({k: f"{mean[k]:.3g}" for k in ("loss", "rec", "kl") if k in mean},
                              beta=f"{rec['beta']:.2f}")
     st.window = {}
 
 @patch
-def clock(self: Trainer) -> float: return self.time_base + time.perf_counter() - self.t0
+def clock(self: Trainer) -> float: return self.live.time_base + time.perf_counter() - self.live.t0
 
 @patch
 def event(self: Trainer, kind: str, message: str):
@@ -276,14 +274,14 @@ def validate(self: Trainer) -> dict | None:
         torch.manual_seed(self.cfg.seed + 1_000_003)
         m = self.evaluator(self.module, self.valid_batches, n_iw=self.cfg.eval_n_iw, seed=self.cfg.seed)
     number = lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-    self.metrics = {k: float(v) for k, v in m.items() if number(v)}
-    rec = dict(step=self.state.step, epoch=self.state.epoch, **self.metrics)
+    self.live.metrics = {k: float(v) for k, v in m.items() if number(v)}
+    rec = dict(step=self.state.step, epoch=self.state.epoch, **self.live.metrics)
     self.history.add("valid", rec)
     self.log.write("valid", **rec)
-    self.valid_step = self.state.step
-    self.judge(self.metrics)
+    self.live.valid_step = self.state.step
+    self.judge(self.live.metrics)
     self.callback("valid")
-    return self.metrics
+    return self.live.metrics
 
 # %% ../../nbs/06_train.loop.ipynb #9b104ab0
 @patch
@@ -294,11 +292,11 @@ def judge(self: Trainer, m: dict):
     if h.best_elbo is None or m["elbo"] > h.best_elbo:
         h.best_elbo, h.best_step, st.since_best = m["elbo"], st.step, 0
         if cfg.lr_schedule == "plateau":
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
+            self.live.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
         self.save("best.pt")
     else: st.since_best += 1
     if cfg.lr_schedule == "plateau" and st.epoch >= cfg.lr_decay_after and st.since_best >= cfg.lr_patience:
-        self.module.load_state_dict(self.best_state)
+        self.module.load_state_dict(self.live.best_state)
         self.opt.state.clear()
         st.lr_scale, st.n_lr_decays, st.since_best = st.lr_scale * cfg.lr_decay, st.n_lr_decays + 1, 0
         self.event("lr_decay", f"lr x{cfg.lr_decay} ({st.n_lr_decays} of {cfg.max_lr_decays}); "
@@ -359,10 +357,10 @@ def resume(self: Trainer) -> bool:
     self.schedule.load_state_dict(ckpt["schedule"], strict=False)   # cfg.beta was compared above
     self.state, self.history = TrainState(**ckpt["state"]), History.from_dict(ckpt["history"])
     set_rng_state(ckpt["rng"][self.rank])
-    self.time_base, self.t0 = self.state.train_time_s, time.perf_counter()
-    self.valid_step = (self.history.valid.get("step") or [-1])[-1]
+    self.live.time_base, self.live.t0 = self.state.train_time_s, time.perf_counter()
+    self.live.valid_step = (self.history.valid.get("step") or [-1])[-1]
     if self.cfg.lr_schedule == "plateau" and self.history.best_step is not None:
-        self.best_state = load_checkpoint(self.run_dir/"best.pt")["model"]
+        self.live.best_state = load_checkpoint(self.run_dir/"best.pt")["model"]
     self.log.truncate(self.state.step)
     st = self.state
     self.event("resume", f"resumed from {path} at step {st.step} (epoch {st.epoch}, batch {st.batch_in_epoch})")
@@ -375,18 +373,18 @@ def after_step(self: Trainer):
     st, cfg = self.state, self.cfg
     epoch_end, last = st.batch_in_epoch >= self.steps_per_epoch, st.step >= self.total_steps
     due = st.step % cfg.eval_every == 0 if cfg.eval_every else epoch_end
-    if due or (last and self.valid_step != st.step): self.validate()
+    if due or (last and self.live.valid_step != st.step): self.validate()
     if epoch_end: st.epoch, st.batch_in_epoch = st.epoch + 1, 0
-    if last and self.stop_reason is None: self.stop("done")
-    if self.stop_reason: self.flush_window(st.step)
+    if last and self.live.stop_reason is None: self.stop("done")
+    if self.live.stop_reason: self.flush_window(st.step)
     periodic = cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0
-    if epoch_end or self.stop_reason or self.interrupt or periodic: self.save("last.pt")
+    if epoch_end or self.live.stop_reason or self.live.interrupt or periodic: self.save("last.pt")
     self.callback("step")
 
 @patch
 def stop(self: Trainer, reason: str):
     "The one way a run ends early or on time: the loop stops after this step, and `reason` goes to the log and history."
-    self.stop_reason = reason
+    self.live.stop_reason = reason
 
 @patch
 def callback(self: Trainer, event: str):
@@ -397,30 +395,30 @@ def callback(self: Trainer, event: str):
 @patch
 def run(self: Trainer, interrupted=lambda: False) -> History:
     "Train until the last step, a stop condition or Ctrl-C."
-    st, self.interrupt = self.state, False
-    self.bar = progress_bar(self.total_steps, st.step, self.rank == 0 and show_progress(self.cfg.progress))
+    st, self.live.interrupt = self.state, False
+    self.live.bar = progress_bar(self.total_steps, st.step, self.rank == 0 and show_progress(self.cfg.progress))
     self.log.write("start", step=st.step, total_steps=self.total_steps,    # `seqvae status` reads these records
                    pid=os.getpid(), host=socket.gethostname())            # a dead process is a stopped run
     try:
-        while self.stop_reason is None and st.step < self.total_steps:
+        while self.live.stop_reason is None and st.step < self.total_steps:
             n = 0
             for n, batch in enumerate(self.epoch_batches(), 1):
                 self.train_step(batch, interrupted)
                 self.after_step()
-                if self.interrupt: self.stop("interrupted")
-                if self.stop_reason: break
+                if self.live.interrupt: self.stop("interrupted")
+                if self.live.stop_reason: break
             if n == 0:
                 raise ValueError(f"train_batches gave no batch at epoch {st.epoch}, position {st.batch_in_epoch}; "
                                  "it must be re-iterable and as long as len()")
-        self.log.write("stop", step=st.step, reason=self.stop_reason or "done", time_s=round(self.clock(), 3))
+        self.log.write("stop", step=st.step, reason=self.live.stop_reason or "done", time_s=round(self.clock(), 3))
     except Exception as e:
         with contextlib.suppress(Exception):                                   # a log that cannot be written
             self.log.write("failed", step=st.step, error=f"{type(e).__name__}: {e}")
         raise
     finally:
-        if self.bar is not None: self.bar.close()
+        if self.live.bar is not None: self.live.bar.close()
         self.log.close()
-    self.history.interrupted, self.history.stop_reason = self.interrupt, self.stop_reason or "done"
+    self.history.interrupted, self.history.stop_reason = self.live.interrupt, self.live.stop_reason or "done"
     if self.writes: save_json(self.history.to_dict(), self.run_dir/"history.json")
     return self.history
 
