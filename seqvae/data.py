@@ -4,7 +4,7 @@
 
 # %% ../nbs/00b_data.ipynb #45c56063
 from __future__ import annotations
-import codecs, json, os
+import json, os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,15 +13,15 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PAD', 'BOS', 'EOS', 'UNK', 'SPECIALS', 'UNK_ALIASES', 'CORPORA', 'Vocab', 'ReadReport', 'read_text_bytes',
-           'read_lines', 'read_labels', 'Corpus', 'Batch', 'pad_batch', 'Batches', 'read_dialogs', 'load_corpus',
-           'corpus_stats', 'plot_lengths']
+__all__ = ['PAD', 'BOS', 'EOS', 'UNK', 'SPECIALS', 'UNK_ALIASES', 'CORPORA', 'Vocab', 'ReadReport', 'read_lines', 'read_labels',
+           'Corpus', 'Batch', 'pad_batch', 'Batches', 'read_dialogs', 'load_corpus', 'corpus_stats', 'plot_lengths']
 
 # %% ../nbs/00b_data.ipynb #f38c045a
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")
 UNK_ALIASES = frozenset({"<unk>", "_UNK", "<UNK>"})  # corpora spell their unknown token differently
-from .sources import DataError, CorpusUnavailable, corpus_file
+from .io import read_text_bytes
+from .sources import DataError, CorpusUnavailable, corpus_file, swda_records
 
 # %% ../nbs/00b_data.ipynb #bd64119f
 class Vocab:
@@ -95,10 +95,6 @@ def _check_on_bad(on_bad):
     if on_bad not in ("error", "skip"): raise ValueError(f"on_bad must be 'error' or 'skip', got {on_bad!r}")
 
 # %% ../nbs/00b_data.ipynb #20d3d6ba
-def read_text_bytes(path) -> bytes:
-    "The bytes of text file `path` less a leading UTF-8 byte-order mark, as `utf-8-sig` reads it: a BOM is not a word."
-    return Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
-
 def read_lines(path, max_tokens: int | None = None, on_bad: str = "error", lower: bool = False):
     "Read one whitespace-tokenised sentence per line. Returns `(sentences, kept_line_numbers, ReadReport)`."
     _check_on_bad(on_bad)
@@ -334,19 +330,12 @@ def _yelp_short(root, split, dl, reports, kw):
 
 # %% ../nbs/00b_data.ipynb #259aa5a6
 def read_dialogs(path, max_tokens: int | None = None, on_bad: str = "error", lower: bool = False):
-    """SwDA dialogs in Zhao et al.'s JSON-lines format. Returns (dialogs, ReadReport);
-    a dialog is a list of tokenised utterances."""
+    """SwDA dialogs (`swda_records`) as lists of whitespace-tokenised utterances, for a language-model corpus.
+    Returns (dialogs, ReadReport)."""
     _check_on_bad(on_bad)
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path}: file not found")
     rep, dialogs = ReadReport(str(path)), []
-    for i, line in enumerate(read_text_bytes(path).splitlines(), start=1):
+    for i, d in swda_records(path):
         rep.n_lines += 1
-        try: d = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DataError(f"{path}, line {i}: not a JSON object ({e})") from None
-        if not isinstance(d, dict) or not isinstance(d.get("utts"), list):
-            raise DataError(f"{path}, line {i}: no 'utts' list")
         utts = []
         for j, u in enumerate(d["utts"]):
             toks = (u[1].lower() if lower else u[1]).split()

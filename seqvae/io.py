@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_io.ipynb #9e25a363
 from __future__ import annotations
-import dataclasses, json, math, os, tempfile
+import codecs, dataclasses, json, math, os, tempfile
 import numpy as np
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'project_root', 'is_int', 'is_number',
-           'is_finite_number']
+__all__ = ['atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'project_root', 'read_text_bytes', 'is_int',
+           'is_number', 'is_finite_number']
 
 # %% ../nbs/00_io.ipynb #d31d0121
 def _umask() -> int:
@@ -66,6 +66,11 @@ def project_root(start=None) -> Path | None:
     for d in [here, *here.parents, *Path(seqvae.__file__).resolve().parents]:
         if (d/"settings.ini").is_file() and (d/"nbs").is_dir(): return d
     return None
+
+# %% ../nbs/00_io.ipynb #d2ba3e27
+def read_text_bytes(path) -> bytes:
+    "The bytes of text file `path` less a leading UTF-8 byte-order mark, as `utf-8-sig` reads it: a BOM is not a word."
+    return Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
 
 # %% ../nbs/00_io.ipynb #911a3132
 def is_int(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, bool)

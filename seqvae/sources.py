@@ -4,14 +4,15 @@
 
 # %% ../nbs/00a_sources.ipynb #f0849647
 from __future__ import annotations
-import hashlib, os, shutil, tarfile, tempfile, urllib.request, warnings, zipfile
+import hashlib, json, os, shutil, tarfile, tempfile, urllib.request, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from .io import load_json, save_json
+from .io import load_json, read_text_bytes, save_json
 
 # %% auto #0
 __all__ = ['TOFU_FILE', 'SOURCES', 'DataError', 'CorpusUnavailable', 'data_root', 'file_digest', 'check_digest',
-           'recorded_checksum', 'record_checksum', 'Source', 'download', 'corpus_file', 'folder_checksums']
+           'recorded_checksum', 'record_checksum', 'Source', 'download', 'corpus_file', 'folder_checksums',
+           'swda_records']
 
 # %% ../nbs/00a_sources.ipynb #b8879667
 class DataError(ValueError):
@@ -201,3 +202,20 @@ def folder_checksums(root=None) -> list[dict]:
             rows.append(dict(corpus=folder.name, file=path.name, checksum=got, known=known,
                              source=kind if known else "unknown", ok=None if known is None else got == known))
     return rows
+
+# %% ../nbs/00a_sources.ipynb #8950b675
+def swda_records(path):
+    """(line number, record) of each non-blank line of a SwDA JSON-lines file (Zhao et al.'s format): the one reader
+    of these files, for the sentences here and the dialogs of `seqvae.dialog.data`. A line that is not a JSON object
+    with a non-empty 'utts' list raises `DataError` naming the file and line; a byte-order mark is dropped."""
+    path = Path(path)
+    if not path.is_file(): raise CorpusUnavailable(f"{path}: file not found")
+    for i, line in enumerate(read_text_bytes(path).splitlines(), start=1):
+        if not line.strip(): continue
+        try: d = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"{path}, line {i}: not valid JSON ({e})") from None
+        if not isinstance(d, dict): raise DataError(f"{path}, line {i}: not a JSON object")
+        if not isinstance(d.get("utts"), list) or not d["utts"]:
+            raise DataError(f"{path}, line {i}: 'utts' is not a non-empty list")
+        yield i, d

@@ -4,14 +4,14 @@
 
 # %% ../../nbs/13a_dialog.data.ipynb #899fe18d
 from __future__ import annotations
-import json, re
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 import torch
-from ..data import PAD, Vocab, pad_batch, read_text_bytes
-from ..sources import CorpusUnavailable, DataError, corpus_file, data_root
+from ..data import PAD, Vocab, pad_batch
+from ..sources import swda_records
+from ..sources import DataError, corpus_file, data_root
 
 # %% auto #0
 __all__ = ['BOD', 'tokenize', 'speaker_profile', 'Dialog', 'parse_dialog', 'read_swda', 'pair_ends', 'frame', 'generated_dialogs',
@@ -59,14 +59,10 @@ def _utterance(u, where: str):
     act = u[2][0] if len(u) > 2 and isinstance(u[2], list) and u[2] else None
     return int(u[0] == "B"), tokenize(u[1]), act
 
-def parse_dialog(line: bytes, where: str) -> Dialog:
-    "One JSON line of a SwDA file as a `Dialog`; every broken or missing field raises `DataError` naming `where`."
-    try: d = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e: raise DataError(f"{where}: not valid JSON ({e})") from None
-    if not isinstance(d, dict): raise DataError(f"{where}: not a JSON object")
-    missing = [k for k in ("A", "B", "topic", "utts") if k not in d]
+def parse_dialog(d: dict, where: str) -> Dialog:
+    "One record of a SwDA file (`seqvae.data.swda_records`) as a `Dialog`; a broken field raises `DataError`."
+    missing = [k for k in ("A", "B", "topic") if k not in d]
     if missing: raise DataError(f"{where}: no {', '.join(map(repr, missing))} field")
-    if not isinstance(d["utts"], list) or not d["utts"]: raise DataError(f"{where}: 'utts' is not a non-empty list")
     profiles = tuple(speaker_profile(d[s], f"{where}, speaker {s}") for s in ("A", "B"))
     parts = [_utterance(u, f"{where}, utterance {j}") for j, u in enumerate(d["utts"])]
     speakers, utts, acts = (list(p) for p in zip(*parts))
@@ -74,12 +70,10 @@ def parse_dialog(line: bytes, where: str) -> Dialog:
 
 def read_swda(path, max_dialogs: int | None = None) -> list[Dialog]:
     "The dialogs of one SwDA JSON-lines file (the first `max_dialogs`); blank lines are skipped, others must parse."
-    path = Path(path)
-    if not path.is_file(): raise CorpusUnavailable(f"{path}: file not found")
     out = []
-    for i, line in enumerate(read_text_bytes(path).splitlines(), start=1):       # a byte-order mark dropped
+    for i, d in swda_records(path):
         if max_dialogs is not None and len(out) >= max_dialogs: break
-        if line.strip(): out.append(parse_dialog(line, f"{path}, line {i}"))
+        out.append(parse_dialog(d, f"{path}, line {i}"))
     if not out: raise DataError(f"{path}: holds no dialog")
     return out
 
