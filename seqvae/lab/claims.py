@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 # %% auto #0
-__all__ = ['mean_ci', 'paired_t', 'greater', 'equivalent', 'same_or_better', 'at_least', 'at_most', 'conclude']
+__all__ = ['mean_ci', 'paired_t', 'greater', 'equivalent', 'same_or_better', 'at_least', 'at_most', 'all_hold', 'conclude']
 
 # %% ../../nbs/07b_lab.claims.ipynb #fff6c1e0
 def mean_ci(values, level: float = 0.95) -> tuple[float | None, float | None]:
@@ -98,6 +98,14 @@ def at_least(values, threshold: float, what: str) -> dict:
 def at_most(values, threshold: float, what: str) -> dict:
     "The verdict on 'the mean of `values` stays below `threshold`' (a collapsed KL): its whole 95 % interval is below."
     return _threshold(values, threshold, what, above=False)
+
+# %% ../../nbs/07b_lab.claims.ipynb #b7c54940
+def all_hold(*verdicts) -> dict:
+    "The verdict on a claim whose parts (`verdicts`) must all hold: fails if one fails, else untestable if one is."
+    kinds = [v["verdict"] for v in verdicts]
+    verdict = "fails" if "fails" in kinds else "untestable" if "untestable" in kinds else "holds"
+    shown = [v for v in verdicts if v["verdict"] != "holds"] or list(verdicts)
+    return dict(verdict=verdict, evidence="; ".join(v["evidence"] for v in shown if v["evidence"]))
 
 # %% ../../nbs/07b_lab.claims.ipynb #3f005412
 def conclude(title: str, statements: dict, verdicts: dict) -> str:

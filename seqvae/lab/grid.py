@@ -19,7 +19,7 @@ from ..train.history import History
 from ..io import load_json, project_root, save_json
 from ..lock import hold_folder
 from ..metrics import evaluate
-from .claims import at_least, conclude, mean_ci
+from .claims import all_hold, at_least, conclude, mean_ci
 
 # %% auto #0
 __all__ = ['ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment',
@@ -260,10 +260,8 @@ def verdicts(claims: dict, trained: dict, title: str) -> tuple[dict, str]:
 
 def alive(trained: dict, name: str, kl: float = 1.0, au: int = 2) -> dict:
     "The verdict on 'setting `name` keeps the code alive': over its seeds, KL >= `kl` nats and >= `au` active units."
-    v = [at_least(per_seed(trained, name, "kl"), kl, f"KL of {name}"),
-         at_least(per_seed(trained, name, "au"), au, f"active units of {name}")]
-    verdict = next((x["verdict"] for x in v if x["verdict"] != "holds"), "holds")
-    return dict(verdict=verdict, evidence="; ".join(x["evidence"] for x in v))
+    return all_hold(at_least(per_seed(trained, name, "kl"), kl, f"KL of {name}"),
+                    at_least(per_seed(trained, name, "au"), au, f"active units of {name}"))
 
 def code_alive(trained: dict, names=None) -> dict:
     "The verdict on 'some setting of `names` (None: all) keeps the code alive', each judged by `alive` on its seeds."
