@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13c_dialog.runs.ipynb #5b699d97
 from __future__ import annotations
-import hashlib, json, re, time
+import hashlib, json, re, time, warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 import numpy as np
@@ -182,9 +182,12 @@ def probe_setting(name: str, p: DialogPreset, seed: int, corpus, device="cpu", t
     torch.manual_seed(seed)
     model = DialogCVAE(model_config(p, corpus, s["use_bow"]))
     full = train_config(p, s["kind"], s["lr_schedule"], seed, device, threads)
-    cfg = replace(full, max_steps=min(steps + 1, p.max_steps), eval_every=None, checkpoint_every=None, log_every=1)
+    cfg = replace(full, max_steps=min(steps + 1, p.max_steps), eval_every=None, checkpoint_every=None, log_every=1,
+                  beta=replace(full.beta, total_steps=p.max_steps))   # the first steps of the run's own schedule
     train = corpus.batches("train", p.batch_size, shuffle=True, seed=seed, max_utt_len=p.max_utt_len, window=p.window)
-    step_s = step_seconds(fit(model, train, None, cfg))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                                # "the schedule spans more steps": it does
+        step_s = step_seconds(fit(model, train, None, cfg))
     valid = corpus.batches("valid", p.batch_size, max_utt_len=p.max_utt_len, window=p.window)
     t0 = time.perf_counter()
     evaluate_likelihood(model, valid, seed=seed)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/07c_lab.grid.ipynb #dcc31fd7
 from __future__ import annotations
-import hashlib, json, os, re, time
+import hashlib, json, os, re, time, warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 import numpy as np
@@ -187,9 +187,12 @@ def probe(cfg: RunConfig, corpus=None, n_iw: int = 0, mi_samples: int = 1, steps
     "Seconds per training step of `cfg`, timed on a fresh model in memory, and the run's estimated seconds."
     run = build(cfg, corpus)
     t = cfg.train
+    beta = t.beta if t.beta.total_steps is not None else replace(t.beta, total_steps=run.total_steps)
     short = replace(t, max_steps=min(steps + 1, run.total_steps), epochs=None, log_every=1, eval_every=None,
-                    checkpoint_every=None, early_stopping=None, lr_schedule="constant", progress=False)
-    step_s = step_seconds(replace(run, cfg=replace(cfg, train=short, use_valid=False)).fit())
+                    checkpoint_every=None, early_stopping=None, lr_schedule="constant", progress=False, beta=beta)
+    with warnings.catch_warnings():                    # the first steps of the run's own schedule, which spans the run
+        warnings.simplefilter("ignore")
+        step_s = step_seconds(replace(run, cfg=replace(cfg, train=short, use_valid=False)).fit())
     validates = cfg.use_valid or t.aggressive or t.lr_schedule == "plateau" or t.early_stopping or t.eval_every
     epochs = -(-run.total_steps // len(run.train_batches))
     n_valid = (run.total_steps // t.eval_every if t.eval_every else epochs) if validates else 0
