@@ -95,3 +95,12 @@ def test_readme_names_every_notebook():
     readme = (ROOT/"README.md").read_text(encoding="utf-8")
     missing = [p.stem for p in (ROOT/"nbs").glob("*.ipynb") if p.stem != "index" and f"`{p.stem}`" not in readme]
     assert not missing, f"notebooks the README does not name: {missing}"
+
+def test_imports_in_the_docs_work():
+    "Every `from seqvae... import ...` line in the README and the docs pages imports, so a reader's copy runs."
+    import re
+    pages = [ROOT/"README.md", *sorted((ROOT/"docs").glob("*.md"))]
+    lines = {m.group(1) for p in pages for m in re.finditer(r"^\s*(from seqvae[\w.]* import [\w, ]+)$",
+                                                           p.read_text(encoding="utf-8"), re.M)}
+    assert len(lines) >= 5, lines
+    for line in sorted(lines): exec(line, {})
