@@ -283,12 +283,19 @@ def curves_of(history) -> dict:
 # %% ../../nbs/07c_lab.grid.ipynb #5c65984c
 def notebook_grid(name: str, folder=None, **params) -> tuple[Experiment, dict]:
     "The `Experiment` and `SETTINGS` of experiment notebook `name` with `params`, as the notebook makes them; no runs."
-    folder = Path(folder) if folder else project_root()/"nbs"/"experiments"
-    cells = json.loads((folder/f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
-    code = [(c, "".join(c["source"])) for c in cells if c["cell_type"] == "code"]
-    first = next(i for i, (c, _) in enumerate(code) if "parameters" in c.get("metadata", {}).get("tags", []))
-    setup_at = next(i for i, (_, s) in enumerate(code) if i > first and "setup(" in s)
-    settings_at = next(i for i, (_, s) in enumerate(code) if i > setup_at and "SETTINGS = " in s)
+    root = project_root()
+    if folder is None and root is None: raise FileNotFoundError("no project folder (settings.ini, nbs/): pass folder=")
+    path = (Path(folder) if folder else root/"nbs"/"experiments")/f"{name}.ipynb"
+    if not path.is_file(): raise FileNotFoundError(f"{path}: no such experiment notebook")
+    code = [(c, "".join(c["source"])) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+            if c["cell_type"] == "code"]
+    def at(test, after: int, what: str) -> int:
+        i = next((i for i, (c, s) in enumerate(code) if i > after and test(c, s)), None)
+        if i is None: raise ValueError(f"{path}: no {what} cell")
+        return i
+    first = at(lambda c, s: "parameters" in c.get("metadata", {}).get("tags", []), -1, "parameters")
+    setup_at = at(lambda c, s: "setup(" in s, first, "setup(...)")
+    settings_at = at(lambda c, s: "SETTINGS = " in s, setup_at, "SETTINGS = ...")
     scope = {}
     exec(code[first][1], scope)
     scope.update(params)
