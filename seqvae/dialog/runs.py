@@ -185,8 +185,8 @@ def probe_setting(name: str, p: DialogPreset, seed: int, corpus, device="cpu", t
     cfg = replace(full, max_steps=min(steps + 1, p.max_steps), eval_every=None, checkpoint_every=None, log_every=1,
                   beta=replace(full.beta, total_steps=p.max_steps))   # the first steps of the run's own schedule
     train = corpus.batches("train", p.batch_size, shuffle=True, seed=seed, max_utt_len=p.max_utt_len, window=p.window)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")                                # "the schedule spans more steps": it does
+    with warnings.catch_warnings():                                     # the schedule spans the run, not the probe
+        warnings.filterwarnings("ignore", message="the beta schedule spans")
         step_s = step_seconds(fit(model, train, None, cfg))
     valid = corpus.batches("valid", p.batch_size, max_utt_len=p.max_utt_len, window=p.window)
     t0 = time.perf_counter()

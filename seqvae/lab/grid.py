@@ -191,7 +191,7 @@ def probe(cfg: RunConfig, corpus=None, n_iw: int = 0, mi_samples: int = 1, steps
     short = replace(t, max_steps=min(steps + 1, run.total_steps), epochs=None, log_every=1, eval_every=None,
                     checkpoint_every=None, early_stopping=None, lr_schedule="constant", progress=False, beta=beta)
     with warnings.catch_warnings():                    # the first steps of the run's own schedule, which spans the run
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", message="the beta schedule spans")
         step_s = step_seconds(replace(run, cfg=replace(cfg, train=short, use_valid=False)).fit())
     validates = cfg.use_valid or t.aggressive or t.lr_schedule == "plateau" or t.early_stopping or t.eval_every
     epochs = -(-run.total_steps // len(run.train_batches))
