@@ -14,10 +14,8 @@ def test_dialog_has_a_row_per_model_with_kl_and_bleu(runs):
     assert set(MODELS) <= set(rows)
     for name in MODELS:
         row = rows[name]
-        kl = [k for k in row if k == "kl" or k == "kl_mean"]
-        bleu = [k for k in row if k.startswith("bleu") and "recall" in k]
-        assert kl and row[kl[0]] >= 0, (name, row)
-        assert {"bleu4_recall", "bleu4_recall_345"} <= set(bleu), (name, row)
+        assert row["seeds"] >= 1 and row["kl_mean"] >= 0, (name, row)                 # `seed_rows`: means over seeds
+        assert {"bleu4_recall_mean", "bleu4_recall_345_mean", "bleu4_recall_345_ci"} <= set(row), (name, row)
         assert all(isinstance(v, (str, int, float, bool, type(None))) for v in row.values())
     pairs = {(row["beta"], row["lr"]) for row in res["table"] if not row["bow"]}
     assert ("monotonic", "constant") in pairs and ("cyclical", "constant") in pairs   # the fair pair

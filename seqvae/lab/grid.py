@@ -22,9 +22,10 @@ from ..metrics import evaluate
 from .claims import all_hold, at_least, conclude, mean_ci
 
 # %% auto #0
-__all__ = ['ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'run_key', 'run_folder', 'Trained', 'train_setting', 'run_grid', 'Experiment',
-           'setup', 'DryRun', 'is_dry_run', 'step_seconds', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows',
-           'verdicts', 'alive', 'code_alive', 'curves_of', 'notebook_grid', 'cycle_ends']
+__all__ = ['ROW_KEYS', 'DRY_RUN', 'COLLAPSED_KL', 'run_key', 'safe_name', 'run_folder', 'Trained', 'train_setting', 'stopped',
+           'LMRecipe', 'train_grid', 'run_grid', 'Experiment', 'preset_fields', 'setup', 'DryRun', 'is_dry_run',
+           'step_seconds', 'probe_steps', 'estimate', 'probe', 'write_plan', 'per_seed', 'seed_rows', 'verdicts',
+           'alive', 'code_alive', 'curves_of', 'notebook_grid', 'cycle_ends']
 
 # %% ../../nbs/07c_lab.grid.ipynb #f2fe374a
 ROW_KEYS = ("rec", "kl", "elbo", "ppl_elbo", "nll", "ppl", "mi", "mi_dataset", "mi_dataset_se", "mi_ceiling", "au")
@@ -37,21 +38,30 @@ def run_key(cfg: RunConfig) -> str:
     d["train"] = {k: v for k, v in d["train"].items() if k not in _FREE}
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
+def safe_name(name: str) -> str:
+    "`name` as the start of a folder name: each run of characters other than letters, digits and `.=+-` becomes `_`."
+    return re.sub(r"[^A-Za-z0-9.=+-]+", "_", name).strip("_")
+
 def run_folder(root, name: str, cfg: RunConfig) -> Path:
     "The run folder of setting `name` with config `cfg` under `root`."
-    return Path(root)/f"{re.sub(r'[^A-Za-z0-9.=+-]+', '_', name).strip('_')}-{run_key(cfg)}"
+    return Path(root)/f"{safe_name(name)}-{run_key(cfg)}"
+
+def _last_model(run_dir: Path, device="cpu"): return load_model(Path(run_dir)/"last.pt", device)
 
 @dataclass
 class Trained:
-    "One trained setting: its config, folder, row of test metrics and history; `model()` loads the trained weights."
+    """One trained setting: its config, folder, row of test metrics and history, and what else its recipe kept
+    (`extra`); `model()` loads the trained weights."""
     name: str
-    cfg: RunConfig
+    cfg: object              # what the recipe trained: a `RunConfig` for the sequence VAE
     run_dir: Path
     row: dict
     history: History
     reused: bool = False
     stale_kl: bool = False   # reused, trained under autocast before the float32 KL (its loss took a bf16 KL)
-    def model(self, device="cpu"): return load_model(self.run_dir/"last.pt", device)
+    extra: dict = field(default_factory=dict)
+    loader: object = _last_model   # (run_dir, device) -> the trained model
+    def model(self, device="cpu"): return self.loader(self.run_dir, device)
 
 # %% ../../nbs/07c_lab.grid.ipynb #6e00f534
 def train_setting(name: str, cfg: RunConfig, root, corpus=None, n_iw: int = 0, mi_samples: int = 1,
@@ -66,9 +76,7 @@ def train_setting(name: str, cfg: RunConfig, root, corpus=None, n_iw: int = 0, m
         run = build(cfg, corpus)
         resume = (run_dir/"last.pt").exists()                 # else: nothing to resume, whatever a kill left there
         h = run.fit(run_dir=run_dir, resume=resume, overwrite=not resume, callbacks=callbacks)
-        if h.interrupted:
-            raise KeyboardInterrupt(f"setting {name!r} stopped at step {h.train['step'][-1] if h.train else 0}; "
-                                    f"its checkpoint is in {run_dir}: run the notebook again to resume it")
+        stopped(h, name, run_dir)
         test = eval_batches(run.corpus, "test", cfg.data)
         m = evaluate(run.model, test, n_iw=n_iw, seed=cfg.train.seed, mi_samples=mi_samples)
         row = {**{k: m[k] for k in ROW_KEYS}, "mi_at_ceiling": m["mi_at_ceiling"], "kl_dims": m["kl_dims"],
@@ -76,22 +84,52 @@ def train_setting(name: str, cfg: RunConfig, root, corpus=None, n_iw: int = 0, m
         save_json(dict(name=name, config=cfg.to_dict(), row=row, kl_precision="float32"), run_dir/"result.json")
     return Trained(name, cfg, run_dir, row, h)
 
+def stopped(history: History, name: str, run_dir: Path):
+    "Stop the notebook with `KeyboardInterrupt` when the training of setting `name` was interrupted (Ctrl-C, SIGTERM)."
+    if history.interrupted:
+        step = history.train["step"][-1] if history.train else 0
+        raise KeyboardInterrupt(f"setting {name!r} stopped at step {step}; its checkpoint is in {run_dir}: "
+                                "run the notebook again to resume it")
+
+@dataclass
+class LMRecipe:
+    """How the sequence VAE's experiments make a setting (`changes` to `base`, see `override`), name its run folder,
+    train and test it (`train_setting`) and price it (`probe`): the recipe `train_grid` and `Experiment` take."""
+    base: RunConfig
+    n_iw: int = 0
+    mi_samples: int = 1
+    _corpus: object = field(default=None, repr=False)
+    @property
+    def corpus(self):
+        "The corpus of `base`, loaded once (a missing file stops here with an error that names it)."
+        if self._corpus is None: self._corpus = load_data(self.base.data)
+        return self._corpus
+    def config(self, changes: dict) -> RunConfig: return override(self.base, **changes)
+    def folder(self, root, name: str, changes: dict) -> Path: return run_folder(root, name, self.config(changes))
+    def train(self, name: str, changes: dict, root, callbacks=()) -> Trained:
+        return train_setting(name, self.config(changes), root, self.corpus, self.n_iw, self.mi_samples, callbacks)
+    def probe(self, changes: dict) -> dict: return probe(self.config(changes), self.corpus, self.n_iw, self.mi_samples)
+
+def train_grid(recipe, settings: dict, root, callbacks=()) -> dict:
+    """Each `name: changes` of `settings`, made, trained and tested by `recipe` in its run folder under `root` (a
+    finished folder reused, a stopped one resumed), in order: name -> `Trained`."""
+    folders = [{"name": n, "folder": recipe.folder(root, n, ch).name} for n, ch in settings.items()]   # bad: fails here
+    Path(root).mkdir(parents=True, exist_ok=True)
+    save_json({"settings": folders}, Path(root)/"grid.json")          # `seqvae reproduce` shows "setting i of n"
+    return {name: recipe.train(name, changes, root, callbacks) for name, changes in settings.items()}
+
 def run_grid(base: RunConfig, settings: dict, root, corpus=None, n_iw: int = 0, mi_samples: int = 1,
              callbacks=()) -> dict:
-    "`train_setting` for each `name: changes` of `settings` (see `override`), in order: name -> `Trained`."
-    corpus = load_data(base.data) if corpus is None else corpus
-    cfgs = {name: override(base, **changes) for name, changes in settings.items()}   # a bad setting fails here, first
-    Path(root).mkdir(parents=True, exist_ok=True)
-    save_json({"settings": [{"name": n, "folder": run_folder(root, n, c).name} for n, c in cfgs.items()]},
-              Path(root)/"grid.json")                                  # `seqvae reproduce` shows "setting i of n"
-    return {name: train_setting(name, cfg, root, corpus, n_iw, mi_samples, callbacks) for name, cfg in cfgs.items()}
+    "`train_grid` of the sequence VAE's `settings`, each a `name: changes` to `base` (see `override`): name -> `Trained`."
+    return train_grid(LMRecipe(base, n_iw, mi_samples, corpus), settings, root, callbacks)
 
 # %% ../../nbs/07c_lab.grid.ipynb #257e1826
 @dataclass
 class Experiment:
-    "One run of an experiment notebook: its preset, output folder, device and threads, corpus, figures and clock."
+    """One run of an experiment notebook: its preset, output folder, device and threads, recipe (how a setting is
+    trained: `LMRecipe` for the sequence VAE), corpus, figures and clock."""
     name: str
-    preset: Preset
+    preset: object            # a typed dataclass: `Preset` for the sequence VAE
     out: Path
     scale: str = "smoke"
     seed: int = 0
@@ -100,7 +138,7 @@ class Experiment:
     figures: list = field(default_factory=list)
     knobs: dict = field(default_factory=dict)   # the settings of this experiment alone (`knob`)
     t0: float = field(default_factory=time.time)
-    _corpus: object = field(default=None, repr=False)
+    _recipe: object = field(default=None, repr=False)
 
     @property
     def config(self) -> dict:
@@ -110,16 +148,17 @@ class Experiment:
     @property
     def base(self) -> RunConfig: return self.preset.run_config(self.seed, self.device, self.threads)
     @property
-    def corpus(self):
-        "The experiment's corpus, loaded once (a missing file stops here with an error that names it)."
-        if self._corpus is None: self._corpus = load_data(self.base.data)
-        return self._corpus
+    def recipe(self):
+        "How this experiment's settings are made, trained and priced (default: the sequence VAE's, from the preset)."
+        if self._recipe is None: self._recipe = LMRecipe(self.base, self.preset.n_iw, self.preset.mi_samples)
+        return self._recipe
+    @property
+    def corpus(self): return self.recipe.corpus
 
     def grid(self, settings: dict, callbacks=()) -> dict:
-        "`run_grid` of `settings` on this experiment's preset, in `out/runs`: name -> `Trained`."
-        p = self.preset
+        "`train_grid` of `settings` with this experiment's recipe, in `out/runs` (a dry run: `plan`): name -> `Trained`."
         if is_dry_run(): self.plan(settings)
-        return run_grid(self.base, settings, self.out/"runs", self.corpus, p.n_iw, p.mi_samples, callbacks)
+        return train_grid(self.recipe, settings, self.out/"runs", callbacks)
 
     def knob(self, name: str, given, default, by_scale: dict | None = None, parse=None):
         """A setting of this experiment alone, from its notebook parameter `given` when set, else its value at this
@@ -141,16 +180,25 @@ class Experiment:
         write_results(self.out, res)
         return res
 
-def setup(name: str, params: dict) -> Experiment:
-    "The `Experiment` of notebook `name` from its parameters (scale, seed, device, threads, out_dir, preset fields)."
+def preset_fields(cls, params: dict) -> dict:
+    "The entries of `params` (a notebook's namespace) that are fields of the preset dataclass `cls`."
+    return {f.name: params[f.name] for f in fields(cls) if f.name in params}
+
+def _lm_preset(scale: str, name: str, params: dict) -> Preset: return preset(scale, name, **preset_fields(Preset, params))
+
+def setup(name: str, params: dict, preset_of=_lm_preset, recipe_of=None) -> Experiment:
+    """The `Experiment` of notebook `name` from its parameters (scale, seed, device, threads, out_dir, preset fields).
+    Another model brings its own `preset_of(scale, name, params)` and `recipe_of(experiment)` (default: `LMRecipe`)."""
     if not params.get("out_dir"): raise ValueError("out_dir is required: pass -p out_dir /absolute/path")
     threads = params.get("threads") or 0
     if threads: torch.set_num_threads(threads)
     scale = params.get("scale", "smoke")
-    p = preset(scale, name, **{f.name: params[f.name] for f in fields(Preset) if f.name in params})
+    p = preset_of(scale, name, params)
     out = Path(params["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    return Experiment(name, p, out, scale, params.get("seed", 0), params.get("device", "cpu"), threads)
+    ex = Experiment(name, p, out, scale, params.get("seed", 0), params.get("device", "cpu"), threads)
+    if recipe_of is not None: ex._recipe = recipe_of(ex)
+    return ex
 
 # %% ../../nbs/07c_lab.grid.ipynb #e255e3f7
 DRY_RUN = "SEQVAE_DRY_RUN"   # environment variable: when set (not "" or "0"), `Experiment.grid` plans, not trains
@@ -177,6 +225,13 @@ def step_seconds(history) -> float:
     times = history.train["time_s"]
     return (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[-1]
 
+def probe_steps(fit_short) -> float:
+    """Seconds per step of `fit_short()`, the first steps of a setting under its own schedule (which spans the run, so
+    the schedule's warning that it outlasts those steps is expected and silenced), from the `History` it returns."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="the beta schedule spans")
+        return step_seconds(fit_short())
+
 def estimate(steps: int, step_s: float, validations: int, valid_s: float, test_s: float, upper_bound=False) -> dict:
     "A setting's estimate as the dry run reports it: `valid_s` is one validation's seconds, `test_s` the test's."
     est = dict(steps=steps, step_s=step_s, train_s=step_s * steps, validations=validations,
@@ -190,9 +245,7 @@ def probe(cfg: RunConfig, corpus=None, n_iw: int = 0, mi_samples: int = 1, steps
     beta = t.beta if t.beta.total_steps is not None else replace(t.beta, total_steps=run.total_steps)
     short = replace(t, max_steps=min(steps + 1, run.total_steps), epochs=None, log_every=1, eval_every=None,
                     checkpoint_every=None, early_stopping=None, lr_schedule="constant", progress=False, beta=beta)
-    with warnings.catch_warnings():                    # the first steps of the run's own schedule, which spans the run
-        warnings.filterwarnings("ignore", message="the beta schedule spans")
-        step_s = step_seconds(replace(run, cfg=replace(cfg, train=short, use_valid=False)).fit())
+    step_s = probe_steps(replace(run, cfg=replace(cfg, train=short, use_valid=False)).fit)
     validates = cfg.use_valid or t.aggressive or t.lr_schedule == "plateau" or t.early_stopping or t.eval_every
     epochs = -(-run.total_steps // len(run.train_batches))
     n_valid = (run.total_steps // t.eval_every if t.eval_every else epochs) if validates else 0
@@ -201,7 +254,6 @@ def probe(cfg: RunConfig, corpus=None, n_iw: int = 0, mi_samples: int = 1, steps
     valid_s = _seconds(evaluate, run.model, vb, n_iw=t.eval_n_iw, seed=t.seed) * len(run.valid_batches) / len(vb)
     test_s = _seconds(evaluate, run.model, tb, n_iw=n_iw, seed=t.seed, mi_samples=mi_samples) * len(test) / len(tb)
     return estimate(run.total_steps, step_s, n_valid, valid_s, test_s, upper_bound=t.aggressive)
-
 
 # %% ../../nbs/07c_lab.grid.ipynb #c00b7f13
 def write_plan(out, experiment: str, scale: str, rows: list[dict], setup_s: float = 0.0, probe_s: float = 0.0):
@@ -213,16 +265,15 @@ def write_plan(out, experiment: str, scale: str, rows: list[dict], setup_s: floa
 
 @patch_to(Experiment)
 def plan(self: Experiment, settings: dict):
-    "Probe every setting of `settings`, write `out/plan.json` with their estimates and stop with `DryRun`."
-    p, corpus = self.preset, self.corpus
+    "Probe every setting of `settings` with the recipe, write `out/plan.json` with their estimates, stop with `DryRun`."
+    self.corpus                                                    # loaded now: setup's time, not the probes'
     setup_s, t0 = time.time() - self.t0, time.time()
     key = lambda ch: json.dumps({k: v for k, v in ch.items() if k != "seed"}, sort_keys=True, default=str)
     probes = {}                                                    # one probe per setting: its seeds cost the same
     for ch in settings.values():
-        if key(ch) not in probes: probes[key(ch)] = probe(override(self.base, **ch), corpus, p.n_iw, p.mi_samples)
+        if key(ch) not in probes: probes[key(ch)] = self.recipe.probe(ch)
     rows = [dict(setting=name, **probes[key(ch)]) for name, ch in settings.items()]
     write_plan(self.out, self.name, self.scale, rows, setup_s, time.time() - t0)
-
 
 # %% ../../nbs/07c_lab.grid.ipynb #0f52caaf
 @patch_to(Experiment)
@@ -230,7 +281,8 @@ def seed_grid(self: Experiment, settings: dict, callbacks=(), side=()) -> dict:
     """Every setting for each of the preset's `seeds` training seeds (the names in `side`: its `side_seeds`), seed by
     seed: name -> [`Trained`, one per seed]."""
     p = self.preset
-    n_seeds = {n: (p.side_seeds or p.seeds) if n in side else p.seeds for n in settings}
+    side_seeds = getattr(p, "side_seeds", None) or p.seeds            # a preset without side seeds: all alike
+    n_seeds = {n: side_seeds if n in side else p.seeds for n in settings}
     unknown = sorted(set(side) - set(settings))
     if unknown: raise ValueError(f"side settings {unknown} are not among the settings {sorted(settings)}")
     seeds = {n: range(self.seed, self.seed + k) for n, k in n_seeds.items()}

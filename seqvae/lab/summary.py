@@ -83,11 +83,11 @@ def collect(run_dir) -> dict[str, dict]:
 
 def _setting_warning(res: dict, pub: list[dict]) -> str:
     cfg = res.get("config", {})
+    corpus = cfg.get("corpus_used") or cfg.get("corpus")     # the corpus loaded, where "auto" chose one
     corpora = sorted({r["corpus"] for r in pub})
     diffs = []
     if cfg.get("scale") != "paper": diffs.append(f"scale is `{cfg.get('scale')}`, not the papers' configuration")
-    if cfg.get("corpus") not in corpora:
-        diffs.append(f"corpus is `{cfg.get('corpus')}`, the published rows are on {', '.join(corpora)}")
+    if corpus not in corpora: diffs.append(f"corpus is `{corpus}`, the published rows are on {', '.join(corpora)}")
     if "fallback" in str(res.get("split_note", "")): diffs.append("a fallback split was used (see the split note)")
     return ("**Not comparable like for like:** " + "; ".join(diffs) + ".\n") if diffs else ""
 
@@ -96,7 +96,7 @@ def _section(name: str, res: dict) -> str:
     lines = [f"## {name}\n"]
     if "error" in res: return lines[0] + f"\n{res['error']}\n"
     cfg = res.get("config", {})
-    lines.append(f"Scale `{cfg.get('scale')}`, corpus `{cfg.get('corpus')}`, seed {res.get('seed')}, "
+    lines.append(f"Scale `{cfg.get('scale')}`, corpus `{cfg.get('corpus_used') or cfg.get('corpus')}`, seed {res.get('seed')}, "
                  f"{res.get('wall_time_s', float('nan')):.0f} s. Split: {res.get('split_note', '–')}\n")
     if res.get("table"): lines.append(markdown_table(res["table"]))
     lines += [f"![{f}]({name}/{f})\n" for f in res.get("figures", [])]
