@@ -182,7 +182,7 @@ class DialogRecipe:
         return s, changes.get("seed", self.seed)
 
     def folder(self, root, name: str, changes: dict) -> Path:
-        "`root/<name>-seed<seed>-<hash>` (the ', seed s' that `seed_grid` appends to a name is in `seed<seed>`)."
+        "`root/<setting>-seed<seed>-<hash>`, where `<setting>` is `name` without the ', seed s' of `seed_grid`."
         s, seed = self.setting(changes)
         key = _hash(dict(preset=_key_preset(self.preset), setting=s, seed=seed, data=self.fingerprint))
         return Path(root)/f"{safe_name(name.removesuffix(f', seed {seed}'))}-seed{seed}-{key}"
@@ -221,8 +221,9 @@ def train(self: DialogRecipe, name: str, changes: dict, root, callbacks=()) -> T
             stopped(h, name, run_dir)
             model.load_state_dict(load_checkpoint(run_dir/"best.pt")["model"])
             row, samples = evaluate_setting(model, self.corpus, self.preset, seed, self.vectors)
-            row.update(model=name, seed=seed, **s, best_step=h.best_step, train_s=round(h.train["time_s"][-1], 2))
-            save_json(dict(name=name, seed=seed, row=row, samples=samples[:10], run_dir=str(run_dir),
+            setting = name.removesuffix(f", seed {seed}")           # the row and result name the setting, as before
+            row.update(model=setting, seed=seed, **s, best_step=h.best_step, train_s=round(h.train["time_s"][-1], 2))
+            save_json(dict(name=setting, seed=seed, row=row, samples=samples[:10], run_dir=str(run_dir),
                            config=cfg.to_dict(), model_config=model.cfg.to_dict()), run_dir/"result.json")
     res = load_json(run_dir/"result.json", "result of a dialog setting")
     return Trained(name, cfg, run_dir, res["row"], History.load(run_dir), reused=reused,
