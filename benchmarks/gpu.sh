@@ -73,7 +73,8 @@ else epoch=(--corpus yahoo --emb-dim 512 --hidden-dim 1024); fi
 for prec in float32 bf16; do
     flags=(--no-autocast); [ "$prec" = bf16 ] && flags=(--autocast --autocast-lstm)
     step "yahoo_epoch_$prec" "$PY" -c "import sys; from seqvae.cli import main; sys.exit(main())" train \
-        --out "$OUT/epoch_$prec" --overwrite "${epoch[@]}" --latent-dim 32 --batch-size 32 --epochs 1 --optimizer sgd --lr 1.0 --no-use-valid --device "$DEVICE" \
+        --out "$OUT/epoch_$prec" --overwrite "${epoch[@]}" --latent-dim 32 --batch-size 32 --epochs 1 \
+        --optimizer sgd --lr 1.0 --no-use-valid --device "$DEVICE" \
         --log-every 100 --no-progress "${flags[@]}"
 done
 echo "== $failed step(s) failed; logs in $OUT"
