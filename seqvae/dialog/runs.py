@@ -23,7 +23,6 @@ from ..lab.presets import with_overrides
 from ..lock import hold_folder
 from ..schedules import ScheduleConfig
 from ..train.loop import fit
-from fastcore.basics import patch_to
 
 # %% auto #0
 __all__ = ['DIALOG_SCALES', 'DialogPreset', 'dialog_preset', 'model_config', 'train_config', 'dialog_fingerprint', 'test_batches',
@@ -89,7 +88,8 @@ def model_config(p: DialogPreset, corpus, use_bow: bool) -> DialogConfig:
     return DialogConfig(len(corpus.vocab), len(corpus.topics), p.emb_dim, p.utt_dim, p.ctx_dim, p.dec_dim,
                         p.latent_dim, p.topic_dim, use_bow=use_bow, bow_dim=p.bow_dim, init_range=p.init_range)
 
-def train_config(p: DialogPreset, kind: str, lr_schedule: str, seed: int, device="cpu", threads=None) -> TrainConfig:
+def train_config(p: DialogPreset, kind: str, lr_schedule: str, seed: int, device="cpu",
+                 threads=None) -> TrainConfig:
     "The `TrainConfig` of one setting: Adam, clip 5, the beta schedule of `kind`, validation `eval_every`."
     if kind == "monotonic":
         beta = ScheduleConfig("monotonic", total_steps=None, warmup_steps=p.warmup_steps or p.max_steps // 2)
@@ -203,46 +203,44 @@ class DialogRecipe:
         return self.corpus.batches(split, p.batch_size, shuffle=seed is not None, seed=seed or 0,
                                    max_utt_len=p.max_utt_len, window=p.window)
 
-# %% ../../nbs/13c_dialog.runs.ipynb #256dbac0
-@patch_to(DialogRecipe)
-def train(self: DialogRecipe, name: str, changes: dict, root, callbacks=()) -> Trained:
-    """Train setting `name` in its run folder under `root` (or reuse it when done) and test it: a `Trained` whose `row`
-    holds the test metrics and `extra['samples']` the first ten contexts' sampled responses."""
-    run_dir, cfg = self.folder(root, name, changes), self.config(changes)
-    s, seed = self.setting(changes)
-    reused = (run_dir/"result.json").is_file()
-    if not reused:
-        with hold_folder(run_dir, "run folder"):                  # one writer from training to result.json
-            model = self.model(changes)
-            resume = (run_dir/"last.pt").exists()
-            h = fit(model, self.batches("train", seed), self.batches("valid"), cfg, run_dir=run_dir, resume=resume,
-                    overwrite=not resume, callbacks=callbacks, evaluator=evaluate_likelihood,
-                    fingerprint=self.fingerprint)
-            stopped(h, name, run_dir)
-            model.load_state_dict(load_checkpoint(run_dir/"best.pt")["model"])
-            row, samples = evaluate_setting(model, self.corpus, self.preset, seed, self.vectors)
-            setting = name.removesuffix(f", seed {seed}")           # the row and result name the setting, as before
-            row.update(model=setting, seed=seed, **s, best_step=h.best_step, train_s=round(h.train["time_s"][-1], 2))
-            save_json(dict(name=setting, seed=seed, row=row, samples=samples[:10], run_dir=str(run_dir),
-                           config=cfg.to_dict(), model_config=model.cfg.to_dict()), run_dir/"result.json")
-    res = load_json(run_dir/"result.json", "result of a dialog setting")
-    return Trained(name, cfg, run_dir, res["row"], History.load(run_dir), reused=reused,
-                   extra=dict(samples=res["samples"]), loader=load_dialog_model)
+    def train(self, name: str, changes: dict, root, callbacks=()) -> Trained:
+        """Train setting `name` in its run folder under `root` (or reuse it when done) and test it: a `Trained`
+        whose `row` holds the test metrics and `extra['samples']` the first ten contexts' sampled responses."""
+        run_dir, cfg = self.folder(root, name, changes), self.config(changes)
+        s, seed = self.setting(changes)
+        reused = (run_dir/"result.json").is_file()
+        if not reused:
+            with hold_folder(run_dir, "run folder"):                  # one writer from training to result.json
+                model = self.model(changes)
+                resume = (run_dir/"last.pt").exists()
+                h = fit(model, self.batches("train", seed), self.batches("valid"), cfg, run_dir=run_dir,
+                        resume=resume, overwrite=not resume, callbacks=callbacks, evaluator=evaluate_likelihood,
+                        fingerprint=self.fingerprint)
+                stopped(h, name, run_dir)
+                model.load_state_dict(load_checkpoint(run_dir/"best.pt")["model"])
+                row, samples = evaluate_setting(model, self.corpus, self.preset, seed, self.vectors)
+                setting = name.removesuffix(f", seed {seed}")       # the row and result name the setting, as before
+                row.update(model=setting, seed=seed, **s, best_step=h.best_step,
+                           train_s=round(h.train["time_s"][-1], 2))
+                save_json(dict(name=setting, seed=seed, row=row, samples=samples[:10], run_dir=str(run_dir),
+                               config=cfg.to_dict(), model_config=model.cfg.to_dict()), run_dir/"result.json")
+        res = load_json(run_dir/"result.json", "result of a dialog setting")
+        return Trained(name, cfg, run_dir, res["row"], History.load(run_dir), reused=reused,
+                       extra=dict(samples=res["samples"]), loader=load_dialog_model)
 
-@patch_to(DialogRecipe)
-def probe(self: DialogRecipe, changes: dict, steps: int = 6) -> dict:
-    """Measured seconds per training step of a setting (a fresh model in memory, the first steps of its own schedule)
-    and of its validation and test, scaled to the run: a dry run's estimate (see `seqvae.lab.grid.probe`)."""
-    p, full = self.preset, self.config(changes)
-    model, seed = self.model(changes), full.seed
-    short = replace(full, max_steps=min(steps + 1, p.max_steps), eval_every=None, checkpoint_every=None, log_every=1,
-                    beta=replace(full.beta, total_steps=p.max_steps))
-    step_s = probe_steps(lambda: fit(model, self.batches("train", seed), None, short))
-    t0 = time.perf_counter()
-    evaluate_likelihood(model, self.batches("valid"), seed=seed)
-    t1 = time.perf_counter()
-    evaluate_setting(model, self.corpus, p, seed, self.vectors)
-    return estimate(p.max_steps, step_s, p.max_steps // full.eval_every, t1 - t0, time.perf_counter() - t1)
+    def probe(self, changes: dict, steps: int = 6) -> dict:
+        """Measured seconds per training step of a setting (a fresh model in memory, the first steps of its own
+        schedule) and of its validation and test, scaled to the run: a dry run's estimate (as `lab.grid.probe`)."""
+        p, full = self.preset, self.config(changes)
+        model, seed = self.model(changes), full.seed
+        short = replace(full, max_steps=min(steps + 1, p.max_steps), eval_every=None, checkpoint_every=None,
+                        log_every=1, beta=replace(full.beta, total_steps=p.max_steps))
+        step_s = probe_steps(lambda: fit(model, self.batches("train", seed), None, short))
+        t0 = time.perf_counter()
+        evaluate_likelihood(model, self.batches("valid"), seed=seed)
+        t1 = time.perf_counter()
+        evaluate_setting(model, self.corpus, p, seed, self.vectors)
+        return estimate(p.max_steps, step_s, p.max_steps // full.eval_every, t1 - t0, time.perf_counter() - t1)
 
 # %% ../../nbs/13c_dialog.runs.ipynb #79248fb0
 def _dialog_preset(scale: str, name: str, params: dict) -> DialogPreset:

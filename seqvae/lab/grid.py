@@ -120,7 +120,7 @@ def train_grid(recipe, settings: dict, root, callbacks=()) -> dict:
 
 def run_grid(base: RunConfig, settings: dict, root, corpus=None, n_iw: int = 0, mi_samples: int = 1,
              callbacks=()) -> dict:
-    "`train_grid` of the sequence VAE's `settings`, each a `name: changes` to `base` (see `override`): name -> `Trained`."
+    "`train_grid` of the sequence VAE's `settings`, `name: changes` to `base` (see `override`): name -> `Trained`."
     return train_grid(LMRecipe(base, n_iw, mi_samples, corpus), settings, root, callbacks)
 
 # %% ../../nbs/07c_lab.grid.ipynb #257e1826
@@ -156,7 +156,7 @@ class Experiment:
     def corpus(self): return self.recipe.corpus
 
     def grid(self, settings: dict, callbacks=()) -> dict:
-        "`train_grid` of `settings` with this experiment's recipe, in `out/runs` (a dry run: `plan`): name -> `Trained`."
+        "`train_grid` of `settings` with the experiment's recipe, in `out/runs` (dry run: `plan`): name -> `Trained`."
         if is_dry_run(): self.plan(settings)
         return train_grid(self.recipe, settings, self.out/"runs", callbacks)
 
@@ -184,7 +184,8 @@ def preset_fields(cls, params: dict) -> dict:
     "The entries of `params` (a notebook's namespace) that are fields of the preset dataclass `cls`."
     return {f.name: params[f.name] for f in fields(cls) if f.name in params}
 
-def _lm_preset(scale: str, name: str, params: dict) -> Preset: return preset(scale, name, **preset_fields(Preset, params))
+def _lm_preset(scale: str, name: str, params: dict) -> Preset:
+    return preset(scale, name, **preset_fields(Preset, params))
 
 def setup(name: str, params: dict, preset_of=_lm_preset, recipe_of=None) -> Experiment:
     """The `Experiment` of notebook `name` from its parameters (scale, seed, device, threads, out_dir, preset fields).

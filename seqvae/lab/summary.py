@@ -81,9 +81,13 @@ def collect(run_dir) -> dict[str, dict]:
         except json.JSONDecodeError as e: out[p.parent.name] = {"error": f"{p}: unreadable results ({e})"}
     return out
 
+def _corpus_of(cfg: dict):
+    "The corpus a run used: the one loaded where the notebook records it (a dialog's 'auto' chose one), else its own."
+    return cfg.get("corpus_used") or cfg.get("corpus")
+
 def _setting_warning(res: dict, pub: list[dict]) -> str:
     cfg = res.get("config", {})
-    corpus = cfg.get("corpus_used") or cfg.get("corpus")     # the corpus loaded, where "auto" chose one
+    corpus = _corpus_of(cfg)
     corpora = sorted({r["corpus"] for r in pub})
     diffs = []
     if cfg.get("scale") != "paper": diffs.append(f"scale is `{cfg.get('scale')}`, not the papers' configuration")
@@ -96,7 +100,8 @@ def _section(name: str, res: dict) -> str:
     lines = [f"## {name}\n"]
     if "error" in res: return lines[0] + f"\n{res['error']}\n"
     cfg = res.get("config", {})
-    lines.append(f"Scale `{cfg.get('scale')}`, corpus `{cfg.get('corpus_used') or cfg.get('corpus')}`, seed {res.get('seed')}, "
+    corpus = _corpus_of(cfg)
+    lines.append(f"Scale `{cfg.get('scale')}`, corpus `{corpus}`, seed {res.get('seed')}, "
                  f"{res.get('wall_time_s', float('nan')):.0f} s. Split: {res.get('split_note', '–')}\n")
     if res.get("table"): lines.append(markdown_table(res["table"]))
     lines += [f"![{f}]({name}/{f})\n" for f in res.get("figures", [])]
