@@ -235,7 +235,11 @@ def linear_cross_entropy(h, weight, bias, target, ignore_index: int = PAD, block
     block = block or (max(1, 2 ** 18 // weight.size(0)) if dev == "cpu" else max(1, len(h)))
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (h, weight, bias)):
         return _LinearCrossEntropy.apply(h, weight, bias, target, ignore_index, dtype, block)
-    return F.cross_entropy(F.linear(h, weight, bias), target, ignore_index=ignore_index, reduction="none")
+    logits = F.linear(h, weight, bias)                                      # (N, V); no log-softmax matrix below
+    if logits.dtype in (torch.bfloat16, torch.float16): logits = logits.float()
+    ignore = target == ignore_index
+    nll = torch.logsumexp(logits, 1) - logits.gather(1, target.masked_fill(ignore, 0)[:, None])[:, 0]  # (N,)
+    return nll.masked_fill(ignore, 0.0)
 
 # %% ../nbs/04_model.ipynb #748404dd
 class Decoder(nn.Module):
@@ -282,9 +286,13 @@ class Decoder(nn.Module):
         x_in, target = x_in.repeat_interleave(K, 0), target.repeat_interleave(K, 0)  # (B*K, T-1)
         h, _ = self.hidden(x_in, None if z is None else z.reshape(B * K, -1))       # (B*K, T-1, H)
         h, target = h.flatten(0, 1), target.flatten()               # (B*K*(T-1), H), (B*K*(T-1),)
+        real = target != PAD                                        # a padding target adds 0: no logits for it
+        padded = not bool(real.all())
+        if padded: h, target = h[real], target[real]                # (n, H), (n,): the real targets only
         w, b = self.out.weight, self.out.bias
         rows = len(h) if torch.is_grad_enabled() else max(1, self.logits_block // self.out.out_features)
         nll = torch.cat([linear_cross_entropy(hb, w, b, tb) for hb, tb in zip(h.split(rows), target.split(rows))])
+        if padded: nll = nll.new_zeros(len(real)).masked_scatter(real, nll)       # (B*K*(T-1),), zeros at padding
         return -nll.view(B, K, -1).sum(-1)                          # (B, K)
 
 # %% ../nbs/04_model.ipynb #8af40b1e
