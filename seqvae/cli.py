@@ -13,7 +13,7 @@ from .lab.reproduce import dry_run, parse_params, reproduce
 from .lock import FolderLockError, hold_folder
 
 # %% auto #0
-__all__ = ['TRAIN_FILES', 'field_docs', 'add_fields', 'given', 'add_train_commands', 'args_config', 'train_command',
+__all__ = ['PRECISIONS', 'TRAIN_FILES', 'field_docs', 'add_fields', 'given', 'add_train_commands', 'args_config', 'train_command',
            'evaluate_command', 'run_train_command', 'add_bench_command', 'bench', 'checksums', 'status', 'main']
 
 # %% ../nbs/10_cli.ipynb #c5f2e65e
@@ -59,6 +59,9 @@ def given(args, cfg, prefix: str = "", skip=()) -> dict:
     return {name: getattr(args, dest) for dest, name in _options(cfg, prefix, skip).items() if hasattr(args, dest)}
 
 # %% ../nbs/10_cli.ipynb #213f3fd3
+PRECISIONS = {"float32": dict(autocast=False, autocast_lstm=None), "bf16": dict(autocast=True, autocast_lstm=True),
+              "auto": dict(autocast="auto", autocast_lstm=None)}   # --precision: the TrainConfig fields it sets
+
 def add_train_commands(subparsers):
     "Add `train` and `evaluate` to the `seqvae` command's subparsers."
     from seqvae.train.config import RunConfig
@@ -70,6 +73,9 @@ def add_train_commands(subparsers):
                    help=f"validate during training (best.pt, early stopping, plateau decay); default {d.use_valid}")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    t.add_argument("--precision", choices=list(PRECISIONS), default=None,
+                   help="float32 (exact); bf16 (autocast with bf16 LSTMs, the KL in float32); auto (bf16 where the "
+                        "device has bf16 units, else float32). Sets --autocast and --autocast-lstm; default float32")
     add_fields(t, d.data)
     add_fields(t, d.model, skip={"vocab_size"})
     add_fields(t, d.train, skip={"beta"})
@@ -94,9 +100,14 @@ def args_config(args):
         v = getattr(data, name)
         if v is not None and Path(v).exists(): data = replace(data, **{name: str(Path(v).resolve())})
     beta = replace(d.train.beta, **given(args, d.train.beta, prefix="beta_"))
+    train, precision = given(args, d.train, skip={"beta"}), getattr(args, "precision", None)
+    if precision:
+        clash = sorted({"autocast", "autocast_lstm"} & set(train))
+        flags = " and ".join("--" + c.replace("_", "-") for c in clash)
+        if clash: raise ValueError(f"--precision {precision} sets {flags} itself: give one or the other")
+        train.update(PRECISIONS[precision])
     return RunConfig(data, replace(d.model, **given(args, d.model, skip={"vocab_size"})),
-                     replace(d.train, **given(args, d.train, skip={"beta"}), beta=beta), model_kind=args.model_kind,
-                     use_valid=args.use_valid)
+                     replace(d.train, **train, beta=beta), model_kind=args.model_kind, use_valid=args.use_valid)
 
 # %% ../nbs/10_cli.ipynb #b53a2af8
 TRAIN_FILES = ("run.json", "vocab.json", "curves.png")   # what `seqvae train` writes besides `fit`'s files

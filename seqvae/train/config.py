@@ -57,7 +57,7 @@ class TrainConfig:
     max_bad_batches: int = 0             # skip up to N batches with non-finite loss or gradient (0: stop at the first)
     seed: int = 0
     device: str = "auto"                 # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
-    autocast: bool = False               # bfloat16 autocast on the device, float32 weights
+    autocast: bool | str = False         # bfloat16 autocast, float32 weights; "auto": where bf16 is fast
     autocast_lstm: bool | None = None    # under autocast, the LSTMs in bf16 too (None: the model's own; see `run_lstm`)
     flush_denormal: bool = False         # flush subnormal floats to zero during fit (x86 CPUs)
     deterministic: bool = False          # torch.use_deterministic_algorithms(True) during fit
@@ -80,7 +80,9 @@ def check(self: TrainConfig) -> TrainConfig:
     for name in ("lr", "momentum", "weight_decay", "lr_decay", "lr_min_factor", "grad_clip"):   # numbers first
         v = getattr(self, name)
         _need((v is None and name == "grad_clip") or (is_number(v) and math.isfinite(v)), name, "a finite number", v)
-    for name in ("autocast", "flush_denormal", "deterministic", "aggressive"):
+    _need(isinstance(self.autocast, bool) or self.autocast == "auto", "autocast", "True, False or 'auto'",
+          self.autocast)
+    for name in ("flush_denormal", "deterministic", "aggressive"):
         _need(isinstance(getattr(self, name), bool), name, "True or False", getattr(self, name))
     _need(opt_int(self.epochs, 1), "epochs", "an integer >= 1 or None", self.epochs)
     _need(opt_int(self.max_steps, 1), "max_steps", "an integer >= 1 or None", self.max_steps)

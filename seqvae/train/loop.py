@@ -17,8 +17,8 @@ from .steps import PlainStep, AggressiveStep, has_plan, grad_norm_, clip_factor,
 from ..schedules import run_schedule
 from ..model import set_lstm_autocast
 from ..metrics import evaluate
-from .runtime import (to_device, autocast, rng_state, set_rng_state, seed_everything, process_settings,
-                                  deferred_interrupt, init_distributed)
+from .runtime import (to_device, autocast, resolve_precision, rng_state, set_rng_state, seed_everything,
+                                  process_settings, deferred_interrupt, init_distributed)
 from .checkpoint import (CKPT_FORMAT, CheckpointError, save_checkpoint, load_checkpoint,
                                      config_of, check_model, prepare_run_dir)
 from .history import History, JsonLog, show_progress, progress_bar
@@ -86,7 +86,8 @@ class Trainer:
         self.evaluator, self.fingerprint = evaluator, fingerprint   # fingerprint: of the data, kept in checkpoints
         self.rank, self.world, self.device = init_distributed(cfg.device)
         self.module = model.to(self.device)
-        if cfg.autocast_lstm is not None: set_lstm_autocast(self.module, cfg.autocast_lstm)
+        self.autocast, lstm = resolve_precision(cfg.autocast, cfg.autocast_lstm, self.device)   # "auto" decided here
+        if lstm is not None: set_lstm_autocast(self.module, lstm)
         self.model = self.module if self.world == 1 else torch.nn.parallel.DistributedDataParallel(
             self.module, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.opt = (make_optimizer(self.module.parameters(), cfg) if optimizer is None
@@ -203,7 +204,7 @@ def train_step(self: Trainer, batch, interrupted=lambda: False):
     inputs = self.inputs(batch)
     inner = self.strategy.before(inputs, beta)
     self.opt.zero_grad(set_to_none=True)
-    with autocast(self.device, cfg.autocast): out = self.model(*inputs, beta=beta)
+    with autocast(self.device, self.autocast): out = self.model(*inputs, beta=beta)
     out["loss"].backward()
     gnorm = grad_norm_(self.strategy.trained())
     names = _scalars(out) + ["grad_norm"]
@@ -398,7 +399,8 @@ def run(self: Trainer, interrupted=lambda: False) -> History:
     st, self.live.interrupt = self.state, False
     self.live.bar = progress_bar(self.total_steps, st.step, self.rank == 0 and show_progress(self.cfg.progress))
     self.log.write("start", step=st.step, total_steps=self.total_steps,    # `seqvae status` reads these records
-                   pid=os.getpid(), host=socket.gethostname())            # a dead process is a stopped run
+                   pid=os.getpid(), host=socket.gethostname(),            # a dead process is a stopped run
+                   precision="bf16" if self.autocast else "float32")      # what autocast="auto" resolved to
     try:
         while self.live.stop_reason is None and st.step < self.total_steps:
             n = 0

@@ -4,14 +4,14 @@
 
 # %% ../../nbs/05a_train.runtime.ipynb #145ac077
 from __future__ import annotations
-import contextlib, os, random, signal, threading
+import contextlib, os, random, signal, threading, warnings
 import numpy as np
 import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['get_device', 'to_device', 'autocast', 'rng_state', 'set_rng_state', 'seed_everything', 'process_settings',
-           'deferred_interrupt', 'init_distributed']
+__all__ = ['get_device', 'to_device', 'autocast', 'bf16_fast', 'resolve_precision', 'rng_state', 'set_rng_state',
+           'seed_everything', 'process_settings', 'deferred_interrupt', 'init_distributed']
 
 # %% ../../nbs/05a_train.runtime.ipynb #cf4140d9
 def _mps_available() -> bool:
@@ -44,6 +44,30 @@ def to_device(batch, device: torch.device):
 def autocast(device: torch.device, enabled: bool):
     "bfloat16 autocast on `device` (CUDA or CPU) when `enabled`; a context that does nothing otherwise."
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+# %% ../../nbs/05a_train.runtime.ipynb #f3d9e26f
+_FELL_BACK = set()   # device kinds whose fallback to float32 was already said
+
+def bf16_fast(device) -> bool:
+    "True where bfloat16 runs on hardware units: a CUDA device that supports it, a CPU whose oneDNN has bf16."
+    d = torch.device(device)
+    if d.type == "cuda": return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if d.type == "cpu":
+        check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        return bool(torch.backends.mkldnn.is_available() and check is not None and check())
+    return False
+
+def resolve_precision(autocast_: bool | str, autocast_lstm: bool | None, device) -> tuple[bool, bool | None]:
+    """(autocast, autocast_lstm) to run with on `device`: as given, except `autocast_="auto"`, which is (True, True)
+    where `bf16_fast(device)` (an explicit `autocast_lstm` wins) and (False, None) elsewhere, said once per kind."""
+    if autocast_ != "auto": return bool(autocast_), autocast_lstm
+    d = torch.device(device)
+    if bf16_fast(d): return True, True if autocast_lstm is None else autocast_lstm
+    if d.type not in _FELL_BACK:
+        _FELL_BACK.add(d.type)
+        warnings.warn(f"autocast='auto': {d.type} has no bfloat16 units here, so training runs in float32",
+                      stacklevel=2)
+    return False, None
 
 # %% ../../nbs/05a_train.runtime.ipynb #70531afb
 def rng_state() -> dict:

@@ -90,7 +90,7 @@ def inner_steps(self: AggressiveStep, inputs, beta: float) -> int:
     for k in range(1, cfg.aggressive_max_inner + 1):
         if k > 1: inputs = tr.inputs(self.random_batch(k))
         tr.opt.zero_grad(set_to_none=True)
-        with autocast(tr.device, cfg.autocast): loss = tr.model(*inputs, beta=beta)["loss"]
+        with autocast(tr.device, tr.autocast): loss = tr.model(*inputs, beta=beta)["loss"]
         loss.backward()
         value = loss.item()
         if not math.isfinite(value):
