@@ -30,6 +30,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -241,12 +242,40 @@ def peer_rounds(peer, cfg: VAEConfig, seqs, rounds=7, steps=6, warmup=1, batch_s
     chunks = [pairs[warmup + r * steps: warmup + (r + 1) * steps] for r in range(rounds)]
     times = bench.time_rounds({v: (s, o.get("flush_denormal", False)) for v, (s, _, o) in runners.items()}, warm,
                               chunks)
-    out = {}
+    out, med = {}, lambda xs: sorted(xs)[len(xs) // 2]
     for v, (_, lens, _) in runners.items():
-        toks = [float(torch.cat([lens(p) for p in c]).sub(1).sum()) for c in chunks]
-        rates = [t / dt for t, dt in zip(toks, times[v])]
-        out[v] = dict(tokens_per_s=sorted(rates)[len(rates) // 2], rounds_tokens_per_s=rates, seconds=times[v])
+        lengths = [torch.cat([lens(p) for p in c]) for c in chunks]                     # framed lengths per round
+        rates = [float(n.sub(1).sum()) / dt for n, dt in zip(lengths, times[v])]
+        gflops = [bench.step_flops(cfg, n)["step"] / dt / 1e9 for n, dt in zip(lengths, times[v])]
+        out[v] = dict(tokens_per_s=med(rates), gflops=med(gflops), rounds_tokens_per_s=rates, seconds=times[v])
     return out
+
+
+@torch.no_grad()
+def peer_iw_rounds(peer, cfg: VAEConfig, seqs, n_iw=500, ns=100, rounds=3, seed=0) -> dict:
+    """IW-NLL of `seqs` (mixed lengths) three ways, in rounds whose order rotates: their `VAE.nll_iw` one sentence at
+    a time (`calc_iwnll`), `bench.ref_iw_log_px` (the same), seqvae's batched `iw_nll` in float32; name -> target
+    tokens/s (median), GFLOP/s (decoder for every sample), seconds per round, the estimate."""
+    vae = build_peer(peer, cfg, seed)
+    ours, ref = twins(vae, cfg)
+    vae.eval(), ref.eval(), ours.eval()
+    runs = dict(peer=lambda ss: float(torch.stack([vae.nll_iw(pad_batch([s])[0], n_iw, ns)[0] for s in ss]).mean()),
+                ref=lambda ss: -float(bench.ref_iw_log_px(ref, ss, n_iw, ns)[0].mean()),
+                fp32=lambda ss: iw_nll(ours, Batches(ss, 32), n_iw=n_iw, seed=seed)["nll"])
+    names, times, nll = list(runs), {k: [] for k in runs}, {}
+    for k in names:                                                                     # warm-up, untimed
+        runs[k]([min(seqs, key=len)])
+    for r in range(rounds):
+        for k in names[r % 3:] + names[:r % 3]:
+            torch.manual_seed(seed + r)
+            t = time.perf_counter()
+            nll[k] = runs[k](seqs)
+            times[k].append(time.perf_counter() - t)
+    f = bench.step_flops(cfg, [len(s) + 2 for s in seqs])
+    work, tokens = n_iw * (f["decoder_lstm"] + f["output"]), sum(len(s) + 1 for s in seqs)
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    return {k: dict(tokens_per_s=tokens / med(times[k]), gflops=work / med(times[k]) / 1e9, seconds=times[k],
+                    nll=nll[k]) for k in names}
 
 
 def cpu_model() -> str:
@@ -260,8 +289,10 @@ def cpu_model() -> str:
     return bench._cpuinfo()[0]
 
 
-def run_time(peer, corpus: str, size: str, threads=1, rounds=7, steps=6, max_train=None, seed=0) -> dict:
-    "Time peer, RefVAE and seqvae float32 on `corpus` at `size` (\"E/H\"), batch 32: JSON-ready, with the ratio."
+def run_time(peer, corpus: str, size: str, threads=1, rounds=7, steps=6, max_train=None, seed=0, n_iw=500) -> dict:
+    """Time peer, RefVAE and seqvae float32 on `corpus` at `size` ("E/H"): training at batch 32, then IW-NLL on 8
+    sentences of mixed lengths (fewer for long documents); JSON-ready, with the ratios and fractions of the fp32 peak.
+    `fp32_ceiling_over_peer` is the most any float32 program could gain: the peer's time at 100 % of the peak."""
     E, H = map(int, size.split("/"))
     torch.set_num_threads(threads)
     rc = bench.run_config(corpus, "tiny", 32, None, "cpu", seed)
@@ -272,12 +303,44 @@ def run_time(peer, corpus: str, size: str, threads=1, rounds=7, steps=6, max_tra
     cfg = VAEConfig(len(data.vocab), emb_dim=E, hidden_dim=H, latent_dim=32)
     scale = max(1, round(sum(map(len, seqs)) / len(seqs) / 10))    # as `bench.bench_one`: long documents, fewer steps
     steps = max(1, steps // scale)
+    before = bench.machine_peaks()
     res = peer_rounds(peer, cfg, seqs, rounds, steps, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    picked = [seqs[i] for i in torch.randperm(len(seqs), generator=g)[:max(1, 8 // scale)].tolist()]  # mixed lengths
+    iw = peer_iw_rounds(peer, cfg, picked, n_iw, seed=seed)
+    after = bench.machine_peaks()
+    peak = max(before["fp32"], after["fp32"])                           # a busy moment can only lower a measured peak
+    for part in (res, iw):
+        for r in part.values():
+            r["fraction_of_fp32_peak"] = r["gflops"] / peak
     return dict(date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), cpu=cpu_model(),
                 machine=bench.machine_info(), corpus=corpus, size=size, vocab_size=cfg.vocab_size, batch_size=32,
-                threads=threads, rounds=rounds, steps=steps, long_document_scale=scale, train=res,
+                threads=threads, rounds=rounds, steps=steps, long_document_scale=scale,
+                matmul_peak_gflops=dict(before=before, after=after, fp32=peak), train=res,
                 ref_over_peer=res["ref"]["tokens_per_s"] / res["peer"]["tokens_per_s"],
-                fp32_over_peer=res["fp32"]["tokens_per_s"] / res["peer"]["tokens_per_s"])
+                fp32_over_peer=res["fp32"]["tokens_per_s"] / res["peer"]["tokens_per_s"],
+                iw=dict(n_iw=n_iw, sentences=len(picked), tokens=sum(len(s) + 1 for s in picked), **iw),
+                iw_ref_over_peer=iw["ref"]["tokens_per_s"] / iw["peer"]["tokens_per_s"],
+                iw_fp32_over_peer=iw["fp32"]["tokens_per_s"] / iw["peer"]["tokens_per_s"],
+                fp32_ceiling_over_peer=1 / res["peer"]["fraction_of_fp32_peak"])
+
+
+def peer_table(folder) -> str:
+    """A markdown table of the `--time` results in `folder` (*.json): per corpus, size and threads, the peer's tokens/s
+    and each program's speed relative to it, in training and in IW-NLL, with fractions of the fp32 peak."""
+    rows = [json.loads(f.read_text()) for f in sorted(Path(folder).glob("*.json"))]
+    rows.sort(key=lambda r: (r["threads"], r["corpus"], int(r["size"].split("/")[1])))
+    pct = lambda r: f"{100 * r['fraction_of_fp32_peak']:.0f} %"
+    head = ("| corpus, E/H, threads | peer train tok/s (of peak) | RefVAE / peer | seqvae fp32 / peer (of peak) "
+            "| fp32 ceiling / peer | peer IW tok/s (of peak) | RefVAE IW / peer | seqvae fp32 IW / peer (of peak) |\n"
+            "|---|---|---|---|---|---|---|---|")
+    lines = [head] + [
+        f"| {r['corpus']}, {r['size']}, {r['threads']} "
+        f"| {r['train']['peer']['tokens_per_s']:,.0f} ({pct(r['train']['peer'])}) "
+        f"| {r['ref_over_peer']:.2f}x | {r['fp32_over_peer']:.2f}x ({pct(r['train']['fp32'])}) "
+        f"| {r['fp32_ceiling_over_peer']:.2f}x | {r['iw']['peer']['tokens_per_s']:,.0f} ({pct(r['iw']['peer'])}) "
+        f"| {r['iw_ref_over_peer']:.2f}x | {r['iw_fp32_over_peer']:.2f}x ({pct(r['iw']['fp32'])}) |" for r in rows]
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -302,7 +365,8 @@ def main(argv=None) -> int:
         print(json.dumps(res, indent=1))
         return int(not res["ok"])
     res = run_time(peer, a.corpus, a.size, a.threads, a.rounds, a.steps, a.max_train, a.seed)
-    print(json.dumps({k: res[k] for k in ("cpu", "corpus", "size", "threads", "ref_over_peer", "fp32_over_peer")}))
+    print(json.dumps({k: res[k] for k in ("cpu", "corpus", "size", "threads", "ref_over_peer", "fp32_over_peer",
+                                          "iw_ref_over_peer", "iw_fp32_over_peer", "fp32_ceiling_over_peer")}))
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(res, indent=1))
