@@ -50,22 +50,20 @@ def _batches(model, batches):
 
 # %% ../nbs/05_metrics.ipynb #5fd7b45d
 def iw_log_px(model, x, lengths, n_iw=500, chunk=100, max_logits=2**27):
-    "Eq. (5.1) for one batch: (B,) IW estimates of log p(x); encoder once; passes of sentences of similar length."
+    "Eq. (5.1) for one batch: (B,) IW estimates of log p(x); encoder once; passes of sentences of one length."
     mu, logvar = model.encode(x, lengths)                                   # (B, D) each
-    V, order = model.cfg.vocab_size, lengths.argsort(descending=True)       # longest first
-    out, i = torch.empty(len(x), device=mu.device), 0
-    while i < len(x):
-        T = int(lengths[order[i]]) - 1                                      # targets of the longest sentence left
+    V, out = model.cfg.vocab_size, torch.empty(len(x), device=mu.device)
+    for n in lengths.unique().tolist():                                     # no padding: the decoder's LSTM runs on it
+        same, T = (lengths == n).nonzero()[:, 0], n - 1                     # the sentences of length n; T targets each
         k = max(1, min(chunk, n_iw, max_logits // (T * V)))                 # samples per sentence per pass
-        idx = order[i:i + max(1, max_logits // (k * T * V))]                # the sentences of this pass
-        xs, ls, m, lv = x[idx, :T + 1], lengths[idx], mu[idx], logvar[idx]  # no padding beyond the longest
-        log_w = []
-        for j in range(0, n_iw, k):
-            z = reparameterize(m, lv, min(k, n_iw - j))                     # (b, k, D)
-            log_qz_x = log_normal_diag(z, m[:, None], lv[:, None])                        # (b, k)
-            log_w.append(model.log_px_z(xs, ls, z) + log_normal_std(z) - log_qz_x)        # (b, k)
-        out[idx] = iw_bound(torch.cat(log_w, 1)).to(out.dtype)              # (b,), back in the batch's order
-        i += len(idx)
+        for idx in same.split(max(1, max_logits // (k * T * V))):          # the sentences of one pass
+            xs, ls, m, lv = x[idx, :n], lengths[idx], mu[idx], logvar[idx]
+            log_w = []
+            for j in range(0, n_iw, k):
+                z = reparameterize(m, lv, min(k, n_iw - j))                 # (b, k, D)
+                log_qz_x = log_normal_diag(z, m[:, None], lv[:, None])                    # (b, k)
+                log_w.append(model.log_px_z(xs, ls, z) + log_normal_std(z) - log_qz_x)    # (b, k)
+            out[idx] = iw_bound(torch.cat(log_w, 1)).to(out.dtype)          # (b,), back in the batch's order
     return out                                                              # (B,)
 
 def iw_nll(model, batches, n_iw=500, chunk=100, seed=0, max_logits=2**27):
