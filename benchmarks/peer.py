@@ -338,7 +338,7 @@ def peer_table(folder) -> str:
         f"| {r['corpus']}, {r['size']}, {r['threads']} "
         f"| {r['train']['peer']['tokens_per_s']:,.0f} ({pct(r['train']['peer'])}) "
         f"| {r['ref_over_peer']:.2f}x | {r['fp32_over_peer']:.2f}x ({pct(r['train']['fp32'])}) "
-        f"| {r['fp32_ceiling_over_peer']:.2f}x | {r['iw']['peer']['tokens_per_s']:,.0f} ({pct(r['iw']['peer'])}) "
+        f"| {r['fp32_ceiling_over_peer']:.2f}x | {r['iw']['peer']['tokens_per_s']:,.1f} ({pct(r['iw']['peer'])}) "
         f"| {r['iw_ref_over_peer']:.2f}x | {r['iw_fp32_over_peer']:.2f}x ({pct(r['iw']['fp32'])}) |" for r in rows]
     return "\n".join(lines)
 

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
@@ -34,24 +33,25 @@ from seqvae.model import PAD, SeqVAE, VAEConfig, linear_cross_entropy, run_lstm,
 from seqvae.train.builder import load_data  # noqa: E402
 
 
-def _median_ms(fn, repeats: int, warmup: int = 2) -> float:
-    "Median milliseconds of `fn()` over `repeats` calls after `warmup` untimed ones."
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(ts)
+def _interleaved_ms(fns: dict, repeats: int, warmup: int = 2) -> dict:
+    """Median milliseconds of each of `fns` (name -> function), timed in rounds that call each once, in an order
+    rotated from round to round, after `warmup` untimed rounds: slow moments of a shared machine hit all alike."""
+    names, ts = list(fns), {n: [] for n in fns}
+    for r in range(warmup + repeats):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            t = time.perf_counter()
+            fns[n]()
+            if r >= warmup:
+                ts[n].append(time.perf_counter() - t)
+    return {n: 1e3 * statistics.median(v) for n, v in ts.items()}
 
 
 def _split(step, forward_backward, parts, repeats: int) -> dict:
     """Milliseconds of `step`, of its loss's `forward_backward` and of each of `parts` (named by their functions),
-    each timed alone; `rest` is what the parts leave of the forward and backward (sampling, KL, sums), `update`
-    what the forward and backward leave of the step (clipping, the optimizer, bookkeeping)."""
-    out = dict(step=_median_ms(step, repeats), forward_backward=_median_ms(forward_backward, repeats))
-    out.update({f.__name__: _median_ms(f, repeats) for f in parts})
+    interleaved; `rest` is what the parts leave of the forward and backward (sampling, KL, sums), `update` what the
+    forward and backward leave of the step (clipping, the optimizer, bookkeeping)."""
+    out = _interleaved_ms(dict(step=step, forward_backward=forward_backward, **{f.__name__: f for f in parts}),
+                          repeats)
     out["rest"] = out["forward_backward"] - sum(out[f.__name__] for f in parts)
     out["update"] = out["step"] - out["forward_backward"]
     return out
@@ -187,6 +187,28 @@ def run_profile(corpus: str, size: str, threads=1, variants=("fp32",), repeats=7
         with bench.float_settings(bench.VARIANTS[v].get("flush_denormal", False)):
             out["ops"][v] = op_table(lambda: tr.train_step(batch), steps)
     return out
+
+
+PARTS = ("encoder", "decoder_lstm", "output", "rest", "update")
+
+
+def profile_table(path, top: int = 6) -> str:
+    """Markdown of one `--out` file: milliseconds per part of the step for each program, with their share of its
+    step, and the `top` ops by self time of each."""
+    r = json.loads(Path(path).read_text())
+    names = list(r["parts"])
+    out = [f"{r['corpus']}, {r['size']}/32, batch 32, {r['threads']} thread(s), {r['cpu']}, {r['date'][:10]}; "
+           f"reference sentences of {r['ref_length'] - 2} words, the output layer "
+           f"{100 * r['flops']['output_share']:.0f} % of the step's FLOPs", "",
+           "| part | " + " | ".join(f"{n} ms (share)" for n in names) + " |", "|---|" + "---|" * len(names)]
+    for part in ("step", *PARTS):
+        cells = [f"{r['parts'][n][part]:.0f}" + ("" if part == "step" else
+                 f" ({100 * r['parts'][n][part] / r['parts'][n]['step']:.0f} %)") for n in names]
+        out.append(f"| {part} | " + " | ".join(cells) + " |")
+    for n in names:
+        ops = ", ".join(f"`{o['op']}` {o['ms_per_step']:.0f} ms" for o in r["ops"][n][:top])
+        out += ["", f"{n}, largest ops by self time per step (profiler): {ops}"]
+    return "\n".join(out)
 
 
 def main(argv=None) -> int:

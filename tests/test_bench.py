@@ -69,3 +69,28 @@ def test_scaling_sweeps_length_and_batch(tmp_path):
         assert q["ref"]["speedup"] == 1.0 and all(q[v]["tokens_per_s"] > 0 for v in scaling.VARIANTS)
     scaling.plot(r, tmp_path/"scaling.png")
     assert (tmp_path/"scaling.png").stat().st_size > 1000
+
+
+def test_profile_step_tiny(tmp_path):
+    "benchmarks/profile_step.py on the synthetic corpus at a tiny size: every part timed, the op tables, the markdown."
+    import profile_step
+    r = profile_step.run_profile("synthetic", "16/16", threads=1, variants=("fp32",), repeats=2, steps=1)
+    for name in ("ref", "fp32"):
+        parts = r["parts"][name]
+        assert all(parts[k] > 0 for k in ("step", "forward_backward", "encoder", "decoder_lstm", "output")), parts
+        assert abs(parts["rest"] + sum(parts[k] for k in ("encoder", "decoder_lstm", "output"))
+                   - parts["forward_backward"]) < 1e-9
+        ops = r["ops"][name]
+        assert ops[-1]["op"] == "(all ops)" and sum(o["share"] for o in ops[:-1]) <= 1 + 1e-6
+    (tmp_path/"p.json").write_text(json.dumps(r))
+    table = profile_step.profile_table(tmp_path/"p.json")
+    assert "| step |" in table and "| output |" in table and "aten::" in table
+
+
+def test_peer_figures_in_docs_are_the_committed_ones():
+    "docs/speed.md's table against He et al.'s own code is the one peer.py's committed results render to."
+    import peer
+    folder = ROOT/"results"/"bench"/"peer"
+    if not any(folder.glob("*.json")):
+        pytest.skip("no committed peer timings (results/bench/peer/*.json)")
+    assert peer.peer_table(folder) in (ROOT/"docs"/"speed.md").read_text()

@@ -39,3 +39,18 @@ def test_kl_verdict_matches_a_paired_t_test_from_the_run_folders(res):
     if max(sum(a), sum(b)) / len(a) < floor: expected = "untestable"
     else: expected = "holds" if t.pvalue < 0.05 and t.statistic > 0 and sum(a) / len(a) >= floor else "fails"
     assert res["claims"]["kl_cyclical_gt_monotonic"]["verdict"] == expected, (res["claims"], a, b, t)
+
+def test_precision_equivalence_rule():
+    "results/long/precision_equivalence.py's rule on made-up rows: equal rows hold, a KL shift of 0.5 nats fails, an "
+    "emulated run never changes the default, and missing seeds give no verdict."
+    import sys
+    sys.path.insert(0, str(RESULTS.parent))
+    import precision_equivalence as pe
+    f32 = {s: dict(elbo=-38.0 - 0.05 * s, kl=0.8 + 0.06 * s, au=3 + s) for s in range(5)}
+    same = pe.verdict(f32, {s: f32[s] for s in pe.SEEDS}, emulated=False)
+    assert same["holds"] and all(m["difference"] == 0 for m in same["metrics"].values())
+    shifted = pe.verdict(f32, {s: dict(f32[s], kl=f32[s]["kl"] + 0.5) for s in pe.SEEDS}, emulated=False)
+    assert not shifted["holds"] and not shifted["metrics"]["kl"]["holds"] and shifted["metrics"]["elbo"]["holds"]
+    assert not pe.verdict(f32, {s: f32[s] for s in pe.SEEDS}, emulated=True)["holds"]
+    assert pe.verdict(f32, {0: f32[0]}, emulated=False) == dict(done=False, missing_seeds=[1, 2])
+    assert sorted(pe.float32_rows()) == [0, 1, 2, 3, 4]          # the committed float32 side of the comparison
