@@ -86,8 +86,8 @@ class Trainer:
         self.evaluator, self.fingerprint = evaluator, fingerprint   # fingerprint: of the data, kept in checkpoints
         self.rank, self.world, self.device = init_distributed(cfg.device)
         self.module = model.to(self.device)
-        self.autocast, lstm = resolve_precision(cfg.autocast, cfg.autocast_lstm, self.device)   # "auto" decided here
-        if lstm is not None: set_lstm_autocast(self.module, lstm)
+        self.autocast, self.autocast_lstm = resolve_precision(cfg.autocast, cfg.autocast_lstm, self.device)  # "auto"
+        if self.autocast_lstm is not None: set_lstm_autocast(self.module, self.autocast_lstm)
         self.model = self.module if self.world == 1 else torch.nn.parallel.DistributedDataParallel(
             self.module, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.opt = (make_optimizer(self.module.parameters(), cfg) if optimizer is None
@@ -400,7 +400,7 @@ def run(self: Trainer, interrupted=lambda: False) -> History:
     self.live.bar = progress_bar(self.total_steps, st.step, self.rank == 0 and show_progress(self.cfg.progress))
     self.log.write("start", step=st.step, total_steps=self.total_steps,    # `seqvae status` reads these records
                    pid=os.getpid(), host=socket.gethostname(),            # a dead process is a stopped run
-                   precision="bf16" if self.autocast else "float32")      # what autocast="auto" resolved to
+                   autocast=self.autocast, autocast_lstm=self.autocast_lstm)   # what autocast="auto" resolved to
     try:
         while self.live.stop_reason is None and st.step < self.total_steps:
             n = 0
