@@ -22,51 +22,40 @@ import datetime
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
-from seqvae.model import PAD, SeqVAE, VAEConfig, linear_cross_entropy, run_lstm, set_lstm_autocast  # noqa: E402
+from seqvae.model import PAD, SeqVAE, VAEConfig, linear_cross_entropy, run_lstm  # noqa: E402
 from seqvae.train.builder import load_data  # noqa: E402
 
 
-def _interleaved_ms(fns: dict, repeats: int, warmup: int = 2) -> dict:
-    """Median milliseconds of each of `fns` (name -> function), timed in rounds that call each once, in an order
-    rotated from round to round, after `warmup` untimed rounds: slow moments of a shared machine hit all alike."""
-    names, ts = list(fns), {n: [] for n in fns}
-    for r in range(warmup + repeats):
-        for n in names[r % len(names):] + names[:r % len(names)]:
-            t = time.perf_counter()
-            fns[n]()
-            if r >= warmup:
-                ts[n].append(time.perf_counter() - t)
-    return {n: 1e3 * statistics.median(v) for n, v in ts.items()}
-
-
-def _split(step, forward_backward, parts, repeats: int) -> dict:
+def _split(step, forward_backward, parts, repeats: int, flush: bool = False) -> dict:
     """Milliseconds of `step`, of its loss's `forward_backward` and of each of `parts` (named by their functions),
-    interleaved; `rest` is what the parts leave of the forward and backward (sampling, KL, sums), `update` what the
-    forward and backward leave of the step (clipping, the optimizer, bookkeeping)."""
-    out = _interleaved_ms(dict(step=step, forward_backward=forward_backward, **{f.__name__: f for f in parts}),
-                          repeats)
+    in `bench.time_rounds`'s rotating rounds (2 untimed calls each, then `repeats` timed, median); `rest` is what the
+    parts leave of the forward and backward (sampling, KL, sums), `update` what the forward and backward leave of the
+    step (clipping, the optimizer, bookkeeping)."""
+    fns = dict(step=step, forward_backward=forward_backward, **{f.__name__: f for f in parts})
+    times = bench.time_rounds({n: (lambda _, f=f: f(), flush) for n, f in fns.items()}, [None] * 2,
+                              [[None]] * repeats)
+    out = {n: 1e3 * statistics.median(t) for n, t in times.items()}
     out["rest"] = out["forward_backward"] - sum(out[f.__name__] for f in parts)
     out["update"] = out["step"] - out["forward_backward"]
     return out
 
 
-def seqvae_parts(cfg: VAEConfig, base: SeqVAE, batch, variant: str, repeats: int) -> dict:
-    "Milliseconds of seqvae's step and of its parts, timed alone on `batch`'s shapes under `variant`'s settings."
+def seqvae_parts(cfg: VAEConfig, base: SeqVAE, batch, variant: str, repeats: int) -> tuple[dict, object]:
+    """Milliseconds of seqvae's step and of its parts, timed alone on `batch`'s shapes under `variant`'s settings;
+    and the step itself."""
     opts = bench.VARIANTS[variant]
     m = SeqVAE(cfg)
     m.load_state_dict(base.state_dict())
     m.check_inputs = False
     tr = bench._trainer(m, [batch], "cpu", **opts)
     m.train()
-    on, lstm = opts.get("autocast", False), opts.get("autocast_lstm")
-    set_lstm_autocast(m, lstm)
+    on = tr.autocast                                                     # the Trainer set the LSTMs' precision too
     x, lengths = batch.x, torch.as_tensor(batch.lengths)
     T = int(lengths.max())
     d = m.decoder
@@ -104,13 +93,12 @@ def seqvae_parts(cfg: VAEConfig, base: SeqVAE, batch, variant: str, repeats: int
             loss = m(x, lengths)["loss"]
         loss.backward()
 
-    with bench.float_settings(opts.get("flush_denormal", False)):
-        out = _split(lambda: tr.train_step(batch), forward_backward, (encoder, decoder_lstm, output), repeats)
-    return out
+    step = lambda: tr.train_step(batch)                                 # noqa: E731
+    return _split(step, forward_backward, (encoder, decoder_lstm, output), repeats, opts.get("flush_denormal")), step
 
 
-def ref_parts(cfg: VAEConfig, base: SeqVAE, x, repeats: int) -> dict:
-    "Milliseconds of `RefVAE`'s step (equal-length x (B, T)) and of the same parts as `seqvae_parts`."
+def ref_parts(cfg: VAEConfig, base: SeqVAE, x, repeats: int) -> tuple[dict, object]:
+    "Milliseconds of `RefVAE`'s step (equal-length x (B, T)) and of the same parts as `seqvae_parts`; the step."
     ref = bench.RefVAE(cfg).load_seqvae(base)
     ref.train()
     opts = [torch.optim.SGD(ref.encoder.parameters(), lr=1.0), torch.optim.SGD(ref.decoder.parameters(), lr=1.0)]
@@ -140,7 +128,8 @@ def ref_parts(cfg: VAEConfig, base: SeqVAE, x, repeats: int) -> dict:
         ref.zero_grad(set_to_none=True)
         ref(x)["loss"].backward()
 
-    return _split(lambda: bench._ref_step(ref, opts, x), forward_backward, (encoder, decoder_lstm, output), repeats)
+    step = lambda: bench._ref_step(ref, opts, x)                        # noqa: E731
+    return _split(step, forward_backward, (encoder, decoder_lstm, output), repeats), step
 
 
 def op_table(step, steps: int, top: int = 15) -> list[dict]:
@@ -173,19 +162,12 @@ def run_profile(corpus: str, size: str, threads=1, variants=("fp32",), repeats=7
                machine=bench.machine_info(), corpus=corpus, size=size, vocab_size=cfg.vocab_size, batch_size=32,
                threads=threads, ref_length=x.size(1), seqvae_lengths=[int(v) for v in batch.lengths],
                flops=flops, matmul_peak_gflops=bench.machine_peaks(), parts={}, ops={})
-    out["parts"]["ref"] = ref_parts(cfg, base, x, repeats)
-    ref = bench.RefVAE(cfg).load_seqvae(base)
-    ref.train()
-    opts = [torch.optim.SGD(ref.encoder.parameters(), lr=1.0), torch.optim.SGD(ref.decoder.parameters(), lr=1.0)]
-    out["ops"]["ref"] = op_table(lambda: bench._ref_step(ref, opts, x), steps)
+    out["parts"]["ref"], step = ref_parts(cfg, base, x, repeats)
+    out["ops"]["ref"] = op_table(step, steps)
     for v in variants:
-        out["parts"][v] = seqvae_parts(cfg, base, batch, v, repeats)
-        m = SeqVAE(cfg)
-        m.load_state_dict(base.state_dict())
-        m.check_inputs = False
-        tr = bench._trainer(m, [batch], "cpu", **bench.VARIANTS[v])
+        out["parts"][v], step = seqvae_parts(cfg, base, batch, v, repeats)
         with bench.float_settings(bench.VARIANTS[v].get("flush_denormal", False)):
-            out["ops"][v] = op_table(lambda: tr.train_step(batch), steps)
+            out["ops"][v] = op_table(step, steps)
     return out
 
 

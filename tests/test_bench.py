@@ -78,8 +78,6 @@ def test_profile_step_tiny(tmp_path):
     for name in ("ref", "fp32"):
         parts = r["parts"][name]
         assert all(parts[k] > 0 for k in ("step", "forward_backward", "encoder", "decoder_lstm", "output")), parts
-        assert abs(parts["rest"] + sum(parts[k] for k in ("encoder", "decoder_lstm", "output"))
-                   - parts["forward_backward"]) < 1e-9
         ops = r["ops"][name]
         assert ops[-1]["op"] == "(all ops)" and sum(o["share"] for o in ops[:-1]) <= 1 + 1e-6
     (tmp_path/"p.json").write_text(json.dumps(r))

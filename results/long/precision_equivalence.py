@@ -39,7 +39,7 @@ def float32_rows() -> dict:
 
 
 def bf16_rows() -> dict:
-    "seed -> the row of each finished bfloat16 run, and whether it was emulated."
+    "seed -> the row of each finished bfloat16 run (whether it was emulated is in `emulated_seed_*.json`)."
     rows = {}
     for f in sorted((OUT/"runs").glob("cyclical_bf16_seed_*/result.json")):
         seed = int(f.parent.name.split("_seed_")[1].split("-")[0])
