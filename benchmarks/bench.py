@@ -357,8 +357,10 @@ def _equal_lengths(p):
 
 
 def _runners(cfg, base, variants, pairs, device):
-    "Per variant: (one training step on a pair, the pair's sentence lengths, float options), all from `base`'s weights."
+    """Per variant: (one training step on a pair, the pair's sentence lengths, float options), all from `base`'s
+    weights. `variants`: names of `VARIANTS` (and "ref"), or a mapping name -> float options."""
     runners = {}
+    opts_of = variants if isinstance(variants, dict) else VARIANTS
     for v in variants:
         if v == "ref":
             m = RefVAE(cfg).load_seqvae(base).to(device)
@@ -369,8 +371,8 @@ def _runners(cfg, base, variants, pairs, device):
             m = SeqVAE(cfg)
             m.load_state_dict(base.state_dict())
             m.check_inputs = False
-            tr = _trainer(m, [p[0] for p in pairs], device, **VARIANTS[v])
-            runners[v] = (lambda p, tr=tr: tr.train_step(p[0]), lambda p: torch.as_tensor(p[0].lengths), VARIANTS[v])
+            tr = _trainer(m, [p[0] for p in pairs], device, **opts_of[v])
+            runners[v] = (lambda p, tr=tr: tr.train_step(p[0]), lambda p: torch.as_tensor(p[0].lengths), opts_of[v])
     return runners
 
 

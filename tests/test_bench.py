@@ -60,13 +60,22 @@ def test_bench_notebook_checks():
 
 
 def test_scaling_sweeps_length_and_batch(tmp_path):
-    "benchmarks/scaling.py at a tiny size: every sweep point timed for every variant, the reference at 1x, a figure."
+    """benchmarks/scaling.py at a tiny size: every training and IW-NLL point timed for every variant that runs on
+    hardware here, the reference at 1x, IW-NLL estimates that agree, the default as `TrainConfig()` resolves it."""
     import scaling
-    r = scaling.measure("tiny", vocab=50, lengths=(5, 10), batches=(4, 8), at_batch=4, at_length=5, steps=1, rounds=1)
+    from seqvae.train.runtime import bf16_fast
+    r = scaling.measure("tiny", vocab=50, lengths=(5, 10), batches=(4, 8), at_batch=4, at_length=5, steps=1, rounds=1,
+                        iw_lengths=(4, 8), n_iw=20, iw_tokens=16)
     assert [(q["length"], q["batch"]) for q in r["by_length"]] == [(5, 4), (10, 4)]
     assert [(q["length"], q["batch"]) for q in r["by_batch"]] == [(5, 4), (5, 8)]
-    for q in r["by_length"] + r["by_batch"]:
-        assert q["ref"]["speedup"] == 1.0 and all(q[v]["tokens_per_s"] > 0 for v in scaling.VARIANTS)
+    assert [(q["length"], q["sentences"], q["n_iw"]) for q in r["iw_by_length"]] == [(4, 4, 20), (8, 2, 20)]
+    assert set(r["variants"]) | set(r["left_out"]) == set(scaling.VARIANTS) and not set(r["variants"]) & set(r["left_out"])
+    assert ("bf16_lstm" in r["left_out"]) == (not bf16_fast("cpu")) and "ref" in r["variants"] and "fp32" in r["variants"]
+    assert ("default" in r["left_out"]) == (r["default"]["autocast"] and not bf16_fast("cpu"))
+    for q in r["by_length"] + r["by_batch"] + r["iw_by_length"]:
+        assert q["ref"]["speedup"] == 1.0 and all(q[v]["tokens_per_s"] > 0 for v in r["variants"])
+    for q in r["iw_by_length"]:     # a random tiny model: log-weights nearly constant, so the estimates nearly agree
+        assert all(abs(q[v]["nll"] - q["ref"]["nll"]) < 0.02 * q["ref"]["nll"] for v in r["variants"])
     scaling.plot(r, tmp_path/"scaling.png")
     assert (tmp_path/"scaling.png").stat().st_size > 1000
 
