@@ -13,6 +13,7 @@ from fastcore.basics import patch_to
 from ..train.builder import build, eval_batches, load_data
 from ..train.checkpoint import load_model
 from ..train.config import RunConfig
+from ..train.runtime import get_device, resolve_precision
 from .notebooks import write_results
 from .presets import Preset, override, preset
 from ..train.history import History
@@ -32,9 +33,15 @@ ROW_KEYS = ("rec", "kl", "elbo", "ppl_elbo", "nll", "ppl", "mi", "mi_dataset", "
 _FREE = ("device", "threads", "progress")   # settings that do not change a run's numbers
 
 def run_key(cfg: RunConfig) -> str:
-    "8 hex digits identifying what `cfg` computes (its device, threads and progress bar left out)."
+    """8 hex digits identifying what `cfg` computes (its device, threads and progress bar left out). `autocast="auto"`
+    counts as what it resolves to on the run's device (`resolve_precision`): bf16 on one machine and float32 on
+    another are different runs, never one folder resumed or reused across them."""
     d = cfg.to_dict()
     d["schedule"], d["train"]["beta"] = d["train"]["beta"], None   # the layout of every key so far: runs keep folders
+    t = cfg.train
+    if t.autocast == "auto":                                   # explicit settings keep the keys they always had
+        dev = get_device("auto") if str(t.device) == "auto" else t.device
+        d["train"]["autocast"], d["train"]["autocast_lstm"] = resolve_precision(t.autocast, t.autocast_lstm, dev)
     d["train"] = {k: v for k, v in d["train"].items() if k not in _FREE}
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
