@@ -4,7 +4,7 @@
 
 # %% ../../nbs/06_train.loop.ipynb #68d486c3
 from __future__ import annotations
-import contextlib, itertools, math, os, socket, time
+import contextlib, itertools, math, os, socket, time, warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import numpy as np
@@ -321,7 +321,8 @@ def checkpoint(self: Trainer) -> dict:
     return dict(format=CKPT_FORMAT, seqvae_version=__version__, model_class=type(self.module).__name__,
                 model_config=config_of(self.module), train_config=self.cfg.to_dict(), world_size=self.world,
                 model=self.module.state_dict(), optimizer=self.opt.state_dict(), schedule=self.schedule.state_dict(),
-                state=asdict(self.state), rng=rng, history=self.history.to_dict(), data=self.fingerprint)
+                state=asdict(self.state), rng=rng, history=self.history.to_dict(), data=self.fingerprint,
+                precision=dict(autocast=self.autocast, autocast_lstm=self.autocast_lstm))  # as resolved here
 
 @patch
 def save(self: Trainer, name: str = "last.pt"):
@@ -353,6 +354,12 @@ def resume(self: Trainer) -> bool:
         raise ValueError(f"{path} was trained on other data; resume it with the same vocabulary and corpus ({diff})")
     if ckpt["world_size"] != self.world:
         raise ValueError(f"{path} was made by {ckpt['world_size']} process(es), not {self.world}")
+    was, now = ckpt.get("precision"), dict(autocast=self.autocast, autocast_lstm=self.autocast_lstm)
+    changed = None                                               # autocast="auto" resolves by machine
+    if was is not None and was != now:
+        changed = (f"{path} was trained with {was}, and autocast={self.cfg.autocast!r} resolves to {now} here: "
+                   "the run goes on in another precision")
+        warnings.warn(changed, stacklevel=2)
     self.module.load_state_dict(ckpt["model"])
     self.opt.load_state_dict(ckpt["optimizer"])
     self.schedule.load_state_dict(ckpt["schedule"], strict=False)   # cfg.beta was compared above
@@ -365,6 +372,7 @@ def resume(self: Trainer) -> bool:
     self.log.truncate(self.state.step)
     st = self.state
     self.event("resume", f"resumed from {path} at step {st.step} (epoch {st.epoch}, batch {st.batch_in_epoch})")
+    if changed: self.event("precision", changed)                # in the history, where the precision changed
     return True
 
 # %% ../../nbs/06_train.loop.ipynb #8513e231
