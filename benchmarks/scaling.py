@@ -121,12 +121,38 @@ def measure(size="small", vocab=9085, lengths=LENGTHS, batches=BATCHES, at_batch
     load = [os.getloadavg()]
     by_length = [point(cfg, n, at_batch, steps, rounds, seed, timed) for n in lengths]
     by_batch = [point(cfg, at_length, b, steps, rounds, seed, timed) for b in batches]
-    iw = [iw_point(cfg, n, max(2, iw_tokens // n), n_iw, rounds, seed, timed) for n in iw_lengths]
+    iw = [iw_point(cfg, n, max(1, iw_tokens // n), n_iw, rounds, seed, timed) for n in iw_lengths]
     load.append(os.getloadavg())
     return dict(machine=bench.machine_info(), peaks=bench.machine_peaks(), threads=threads, size=size,
                 model=dict(vocab_size=vocab, emb_dim=E, hidden_dim=H, latent_dim=D), steps=steps, rounds=rounds,
                 variants=timed, left_out=left_out, default=default_options(), load_avg=load,
                 by_length=by_length, by_batch=by_batch, iw_by_length=iw)
+
+
+def peak_of(r: dict, variant: str) -> float:
+    "The matmul peak (GFLOP/s) a variant of result `r` is measured against: bf16 for bfloat16 arithmetic, else fp32."
+    bf16 = r["default"]["autocast"] if variant == "default" else bench.peak_key(variant) == "bf16"
+    return r["peaks"]["bf16" if bf16 else "fp32"]
+
+
+def scaling_table(paths) -> str:
+    """A markdown table of scaling.json files (`paths`): per thread count and sweep point, the reference's target
+    tokens/s and seqvae's default and float32-flushed speed relative to it, with fractions of the matmul peak."""
+    rs = sorted((json.loads(Path(f).read_text()) for f in paths), key=lambda r: r["threads"])
+    head = ("| threads | sweep | length, batch (IW: sentences) | reference tok/s (of peak) | seqvae default / reference "
+            "(of peak) | float32 / reference | flushed / reference |\n|---|---|---|---|---|---|---|")
+    sweeps = (("by_length", "training"), ("by_batch", "training"), ("iw_by_length", "IW-NLL, K = 500"))
+    lines = [head]
+    for r in rs:
+        pct = lambda q, v: f"{100 * q[v]['gflops'] / peak_of(r, v):.0f} %"          # noqa: E731
+        tok = lambda x: f"{x:,.0f}" if x >= 100 else f"{x:.1f}"                      # noqa: E731
+        for key, what in sweeps:
+            for q in r[key]:
+                lines.append(f"| {r['threads']} | {what} | {q['length']}, {q.get('batch', q.get('sentences'))} "
+                             f"| {tok(q['ref']['tokens_per_s'])} ({pct(q, 'ref')}) "
+                             f"| {q['default']['speedup']:.2f}x ({pct(q, 'default')}) | {q['fp32']['speedup']:.2f}x "
+                             f"| {q['flush']['speedup']:.2f}x |")
+    return "\n".join(lines)
 
 
 def plot(r: dict, path: Path):

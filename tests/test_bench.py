@@ -78,6 +78,20 @@ def test_scaling_sweeps_length_and_batch(tmp_path):
         assert all(abs(q[v]["nll"] - q["ref"]["nll"]) < 0.02 * q["ref"]["nll"] for v in r["variants"])
     scaling.plot(r, tmp_path/"scaling.png")
     assert (tmp_path/"scaling.png").stat().st_size > 1000
+    (tmp_path/"scaling.json").write_text(json.dumps(r))
+    rows = scaling.scaling_table([tmp_path/"scaling.json"]).splitlines()
+    assert len(rows) == 2 + 2 + 2 + 2 and rows[-1].startswith("| 1 | IW-NLL, K = 500 | 8, 2 |")
+    q = r["iw_by_length"][-1]
+    assert f"| {q['default']['speedup']:.2f}x (" in rows[-1] and rows[-1].endswith(f"| {q['flush']['speedup']:.2f}x |")
+
+
+def test_scaling_figures_in_docs_are_the_committed_ones():
+    "docs/speed.md's sweep table is the one scaling.py's committed results of 2026-12-08 render to."
+    import scaling
+    files = sorted((ROOT/"results"/"bench"/"scaling").glob("2026-12-08-*/scaling.json"))
+    if not files:
+        pytest.skip("no committed sweep (results/bench/scaling/2026-12-08-*/scaling.json)")
+    assert scaling.scaling_table(files) in (ROOT/"docs"/"speed.md").read_text()
 
 
 def test_profile_step_tiny(tmp_path):
