@@ -137,7 +137,8 @@ def peak_of(r: dict, variant: str) -> float:
 
 def scaling_table(paths) -> str:
     """A markdown table of scaling.json files (`paths`): per thread count and sweep point, the reference's target
-    tokens/s and seqvae's default and float32-flushed speed relative to it, with fractions of the matmul peak."""
+    tokens/s and the speed of seqvae's default, float32 and flushed float32 relative to it, with fractions of the
+    matmul peak; "-" where a variant was not timed."""
     rs = sorted((json.loads(Path(f).read_text()) for f in paths), key=lambda r: r["threads"])
     head = ("| threads | sweep | length, batch (IW: sentences) | reference tok/s (of peak) | seqvae default / reference "
             "(of peak) | float32 / reference | flushed / reference |\n|---|---|---|---|---|---|---|")
@@ -146,12 +147,13 @@ def scaling_table(paths) -> str:
     for r in rs:
         pct = lambda q, v: f"{100 * q[v]['gflops'] / peak_of(r, v):.0f} %"          # noqa: E731
         tok = lambda x: f"{x:,.0f}" if x >= 100 else f"{x:.1f}"                      # noqa: E731
+        ratio = lambda q, v: f"{q[v]['speedup']:.2f}x" if v in q else "-"             # noqa: E731
         for key, what in sweeps:
             for q in r[key]:
+                default = f"{ratio(q, 'default')} ({pct(q, 'default')})" if "default" in q else "-"
                 lines.append(f"| {r['threads']} | {what} | {q['length']}, {q.get('batch', q.get('sentences'))} "
-                             f"| {tok(q['ref']['tokens_per_s'])} ({pct(q, 'ref')}) "
-                             f"| {q['default']['speedup']:.2f}x ({pct(q, 'default')}) | {q['fp32']['speedup']:.2f}x "
-                             f"| {q['flush']['speedup']:.2f}x |")
+                             f"| {tok(q['ref']['tokens_per_s'])} ({pct(q, 'ref')}) | {default} "
+                             f"| {ratio(q, 'fp32')} | {ratio(q, 'flush')} |")
     return "\n".join(lines)
 
 
