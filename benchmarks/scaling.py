@@ -140,8 +140,9 @@ def scaling_table(paths) -> str:
     tokens/s and the speed of seqvae's default, float32 and flushed float32 relative to it, with fractions of the
     matmul peak; "-" where a variant was not timed."""
     rs = sorted((json.loads(Path(f).read_text()) for f in paths), key=lambda r: r["threads"])
-    head = ("| threads | sweep | length, batch (IW: sentences) | reference tok/s (of peak) | seqvae default / reference "
-            "(of peak) | float32 / reference | flushed / reference |\n|---|---|---|---|---|---|---|")
+    head = ("| threads | sweep | length, batch (IW: sentences) | reference tok/s (of peak) "
+            "| seqvae default / reference (of peak) | float32 / reference | flushed / reference |\n"
+            "|---|---|---|---|---|---|---|")
     sweeps = (("by_length", "training"), ("by_batch", "training"), ("iw_by_length", "IW-NLL, K = 500"))
     lines = [head]
     for r in rs:
@@ -162,7 +163,8 @@ def plot(r: dict, path: Path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    panels = [("by_length", "length"), ("by_batch", "batch")] + [("iw_by_length", "length")] * bool(r.get("iw_by_length"))
+    panels = [("by_length", "length"), ("by_batch", "batch")]
+    panels += [("iw_by_length", "length")] * bool(r.get("iw_by_length"))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8))
     for ax, (key, x) in zip(axes, panels):
         pts = r[key]

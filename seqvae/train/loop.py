@@ -355,11 +355,9 @@ def resume(self: Trainer) -> bool:
     if ckpt["world_size"] != self.world:
         raise ValueError(f"{path} was made by {ckpt['world_size']} process(es), not {self.world}")
     was, now = ckpt.get("precision"), dict(autocast=self.autocast, autocast_lstm=self.autocast_lstm)
-    changed = None                                               # autocast="auto" resolves by machine
-    if was is not None and was != now:
-        changed = (f"{path} was trained with {was}, and autocast={self.cfg.autocast!r} resolves to {now} here: "
-                   "the run goes on in another precision")
-        warnings.warn(changed, stacklevel=2)
+    changed = (f"{path} was trained with {was}; autocast={self.cfg.autocast!r} resolves to {now} here: the run "
+               "goes on in another precision") if was not in (None, now) else None   # "auto" resolves by machine
+    if changed: warnings.warn(changed, stacklevel=2)
     self.module.load_state_dict(ckpt["model"])
     self.opt.load_state_dict(ckpt["optimizer"])
     self.schedule.load_state_dict(ckpt["schedule"], strict=False)   # cfg.beta was compared above
