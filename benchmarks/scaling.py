@@ -143,7 +143,7 @@ def scaling_table(paths) -> str:
     head = ("| threads | sweep | length, batch (IW: sentences) | reference tok/s (of peak) "
             "| seqvae default / reference (of peak) | float32 / reference | flushed / reference |\n"
             "|---|---|---|---|---|---|---|")
-    sweeps = (("by_length", "training"), ("by_batch", "training"), ("iw_by_length", "IW-NLL, K = 500"))
+    sweeps = (("by_length", "training"), ("by_batch", "training"), ("iw_by_length", "IW-NLL, K = {n_iw}"))
     lines = [head]
     for r in rs:
         pct = lambda q, v: f"{100 * q[v]['gflops'] / peak_of(r, v):.0f} %"          # noqa: E731
@@ -152,7 +152,8 @@ def scaling_table(paths) -> str:
         for key, what in sweeps:
             for q in r[key]:
                 default = f"{ratio(q, 'default')} ({pct(q, 'default')})" if "default" in q else "-"
-                lines.append(f"| {r['threads']} | {what} | {q['length']}, {q.get('batch', q.get('sentences'))} "
+                size = q.get("batch", q.get("sentences"))   # training: batch; IW: sentences
+                lines.append(f"| {r['threads']} | {what.format(**q)} | {q['length']}, {size} "
                              f"| {tok(q['ref']['tokens_per_s'])} ({pct(q, 'ref')}) | {default} "
                              f"| {ratio(q, 'fp32')} | {ratio(q, 'flush')} |")
     return "\n".join(lines)

@@ -81,7 +81,7 @@ def test_scaling_sweeps_length_and_batch(tmp_path):
     assert (tmp_path/"scaling.png").stat().st_size > 1000
     (tmp_path/"scaling.json").write_text(json.dumps(r))
     rows = scaling.scaling_table([tmp_path/"scaling.json"]).splitlines()
-    assert len(rows) == 2 + 2 + 2 + 2 and rows[-1].startswith("| 1 | IW-NLL, K = 500 | 8, 2 |")
+    assert len(rows) == 2 + 2 + 2 + 2 and rows[-1].startswith("| 1 | IW-NLL, K = 20 | 8, 2 |")
     q = r["iw_by_length"][-1]
     assert f"| {q['default']['speedup']:.2f}x (" in rows[-1] and rows[-1].endswith(f"| {q['flush']['speedup']:.2f}x |")
 
