@@ -46,7 +46,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 NOTEBOOK = BENCH_DIR / "benchmark.ipynb"   # the papermill notebook: runs `run_benchmark`, adds loss curves and figures
 
 __all__ = ["VARIANTS", "SIZES", "BENCH_DIR", "NOTEBOOK", "machine_info", "sync", "timeit", "matmul_peak",
-           "onednn_fp32_peak", "machine_peaks", "peak_key", "step_flops", "HE_NO_BIAS", "he_compatible_", "RefVAE",
+           "onednn_fp32_peak", "machine_peaks", "peak_key", "step_flops", "iw_flops", "HE_NO_BIAS", "he_compatible_",
+           "RefVAE",
            "ref_iw_log_px", "ref_mi_au",
            "paired_batches", "float_settings", "subnormal_slowdown", "time_rounds", "bench_train", "bench_iw",
            "mi_au_one_pass",
@@ -152,6 +153,13 @@ def step_flops(cfg: VAEConfig, lengths) -> dict:
                  output=n_dec * 2 * H * V, latent=B * (2 * H * 2 * D + 2 * D * H))
     fwd = sum(parts.values())
     return dict(parts, forward=fwd, step=3 * fwd, output_share=parts["output"] / fwd)
+
+
+def iw_flops(cfg: VAEConfig, seqs, n_iw: int) -> float:
+    """IW-NLL's FLOPs on sentences `seqs` (word lists): the decoder (LSTM, output layer) for each of `n_iw` samples,
+    Eq. (2); not the encoder, which runs once per sentence."""
+    f = step_flops(cfg, [len(s) + 2 for s in seqs])
+    return n_iw * (f["decoder_lstm"] + f["output"])
 
 
 # ## The reference implementation
@@ -450,9 +458,8 @@ def bench_iw(model: SeqVAE, seqs, n_ref=4, n_iw=500, batch_size=32, device="cpu"
     est, se = ref_iw_log_px(ref, seqs[:n_ref], n_iw)                    # (n_ref,) each
     dt_ref = time.perf_counter() - t
 
-    def gflops(ss, dt):  # decoder (LSTM + output layer) for every sample, Eq. (2); the encoder once is negligible
-        f = step_flops(model.cfg, [len(s) + 2 for s in ss])
-        return n_iw * (f["decoder_lstm"] + f["output"]) / dt / 1e9
+    def gflops(ss, dt):
+        return iw_flops(model.cfg, ss, n_iw) / dt / 1e9
 
     def tokens(ss):      # targets: words and </s>
         return sum(len(s) + 1 for s in ss)

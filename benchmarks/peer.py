@@ -271,8 +271,7 @@ def peer_iw_rounds(peer, cfg: VAEConfig, seqs, n_iw=500, ns=100, rounds=3, seed=
             t = time.perf_counter()
             nll[k] = runs[k](seqs)
             times[k].append(time.perf_counter() - t)
-    f = bench.step_flops(cfg, [len(s) + 2 for s in seqs])
-    work, tokens = n_iw * (f["decoder_lstm"] + f["output"]), sum(len(s) + 1 for s in seqs)
+    work, tokens = bench.iw_flops(cfg, seqs, n_iw), sum(len(s) + 1 for s in seqs)
     med = lambda xs: sorted(xs)[len(xs) // 2]
     return {k: dict(tokens_per_s=tokens / med(times[k]), gflops=work / med(times[k]) / 1e9, seconds=times[k],
                     nll=nll[k]) for k in names}

@@ -101,8 +101,7 @@ def iw_point(cfg: VAEConfig, length: int, n_sent: int, n_iw: int, rounds: int, s
 
     times = bench.time_rounds({v: run(v) for v in variants}, [seqs[:1]], [[seqs]] * rounds)
     tokens = n_sent * (length + 1)
-    f = bench.step_flops(cfg, [length + 2] * n_sent)
-    flop = n_iw * (f["decoder_lstm"] + f["output"])                  # the encoder once per sentence: negligible
+    flop = bench.iw_flops(cfg, seqs, n_iw)
     out = {v: dict(tokens_per_s=tokens / statistics.median(t), gflops=flop / statistics.median(t) / 1e9,
                    nll=nll[v]) for v, t in times.items()}
     for v in out:
